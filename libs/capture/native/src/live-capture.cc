@@ -1,0 +1,414 @@
+#include "live-capture.h"
+
+#include <string.h>
+
+#include "netns.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "batches are written as little-endian pcapng blocks; big-endian hosts are not supported"
+#endif
+
+namespace pcapcf {
+namespace {
+
+constexpr uint32_t kEpbType = 6;
+constexpr size_t kEpbOverhead = 32;
+
+[[noreturn]] void ThrowCoded(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  throw e;
+}
+
+std::string ActivateCode(int rc) {
+  switch (rc) {
+    case PCAP_ERROR_NO_SUCH_DEVICE:
+      return "DEVICE_NOT_FOUND";
+    case PCAP_ERROR_PERM_DENIED:
+      return "PERMISSION_DENIED";
+    case PCAP_ERROR_IFACE_NOT_UP:
+      return "DEVICE_DOWN";
+    default:
+      return "CAPTURE_FAILED";
+  }
+}
+
+struct OpenRequest {
+  std::string device;
+  std::string netns;
+  std::string filter;
+  int snaplen = 65535;
+  int bufferSize = 0;  // 0 = libpcap's default (2 MiB)
+  int timeoutMs = 100;
+  bool promiscuous = false;
+  bool immediate = true;
+};
+
+struct OpenResult {
+  pcap_t* handle = nullptr;
+  NativeError error;
+  std::string warning;
+  bool nano = true;
+};
+
+// Runs inside the target namespace (on the short-lived thread): everything that binds the socket to a device.
+void OpenHandle(const OpenRequest& req, OpenResult* out) {
+  char errbuf[PCAP_ERRBUF_SIZE] = {0};
+  pcap_t* p = pcap_create(req.device.c_str(), errbuf);
+  if (p == nullptr) {
+    out->error = {"CAPTURE_FAILED", errbuf};
+    return;
+  }
+  pcap_set_snaplen(p, req.snaplen);
+  pcap_set_promisc(p, req.promiscuous ? 1 : 0);
+  pcap_set_timeout(p, req.timeoutMs);
+  pcap_set_immediate_mode(p, req.immediate ? 1 : 0);
+  if (req.bufferSize > 0) pcap_set_buffer_size(p, req.bufferSize);
+  if (pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO) != 0) {
+    out->nano = false;
+  }
+  int rc = pcap_activate(p);
+  if (rc < 0) {
+    std::string text = (rc == PCAP_ERROR) ? pcap_geterr(p) : pcap_statustostr(rc);
+    if (rc == PCAP_ERROR_NO_SUCH_DEVICE || rc == PCAP_ERROR_PERM_DENIED) {
+      std::string detail = pcap_geterr(p);
+      if (!detail.empty()) text = detail;
+    }
+    out->error = {ActivateCode(rc), "cannot capture on " + req.device + ": " + text};
+    pcap_close(p);
+    return;
+  }
+  if (rc > 0) out->warning = pcap_geterr(p);
+  out->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
+
+  if (!req.filter.empty()) {
+    bpf_program prog;
+    if (pcap_compile(p, &prog, req.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+      out->error = {"INVALID_FILTER", pcap_geterr(p)};
+      pcap_close(p);
+      return;
+    }
+    int set = pcap_setfilter(p, &prog);
+    pcap_freecode(&prog);
+    if (set != 0) {
+      out->error = {"CAPTURE_FAILED", std::string("cannot apply filter: ") + pcap_geterr(p)};
+      pcap_close(p);
+      return;
+    }
+  }
+  if (pcap_setnonblock(p, 1, errbuf) != 0) {
+    out->error = {"CAPTURE_FAILED", errbuf};
+    pcap_close(p);
+    return;
+  }
+  out->handle = p;
+}
+
+std::string GetString(const Napi::Object& o, const char* key, const std::string& fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : fallback;
+}
+int GetInt(const Napi::Object& o, const char* key, int fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
+}
+bool GetBool(const Napi::Object& o, const char* key, bool fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : fallback;
+}
+
+}  // namespace
+
+Napi::Function LiveCapture::Init(Napi::Env env) {
+  return DefineClass(env, "LiveCapture",
+                     {
+                         InstanceMethod("start", &LiveCapture::Start),
+                         InstanceMethod("pause", &LiveCapture::Pause),
+                         InstanceMethod("resume", &LiveCapture::Resume),
+                         InstanceMethod("readNow", &LiveCapture::ReadNow),
+                         InstanceMethod("stats", &LiveCapture::Stats),
+                         InstanceMethod("close", &LiveCapture::Close),
+                         InstanceAccessor("linkType", &LiveCapture::GetLinkType, nullptr),
+                         InstanceAccessor("snaplen", &LiveCapture::GetSnaplen, nullptr),
+                         InstanceAccessor("precision", &LiveCapture::GetPrecision, nullptr),
+                         InstanceAccessor("warning", &LiveCapture::GetWarning, nullptr),
+                     });
+}
+
+LiveCapture::LiveCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LiveCapture>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    ThrowCoded(env, "INVALID_OPTION", "options object required");
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  OpenRequest req;
+  req.device = GetString(o, "device", "");
+  req.netns = GetString(o, "netns", "");
+  req.filter = GetString(o, "filter", "");
+  req.snaplen = GetInt(o, "snaplen", 65535);
+  req.bufferSize = GetInt(o, "bufferSize", 0);
+  req.timeoutMs = GetInt(o, "timeoutMs", 100);
+  req.promiscuous = GetBool(o, "promiscuous", false);
+  req.immediate = GetBool(o, "immediate", true);
+  int maxBatch = GetInt(o, "maxBatchBytes", 1 << 20);
+  maxBatchBytes_ = maxBatch > 0 ? static_cast<size_t>(maxBatch) : (1u << 20);
+  if (req.device.empty()) ThrowCoded(env, "INVALID_OPTION", "device is required");
+
+  OpenResult result;
+  NativeError nsError;
+  if (!RunInNetns(req.netns, [&]() { OpenHandle(req, &result); }, &nsError)) {
+    ThrowCoded(env, nsError.code, nsError.message);
+  }
+  if (result.handle == nullptr) ThrowCoded(env, result.error.code, result.error.message);
+
+  handle_ = result.handle;
+  warning_ = result.warning;
+  nano_ = result.nano;
+  linkType_ = pcap_datalink(handle_);
+  snaplen_ = pcap_snapshot(handle_);
+  scratch_.reserve(64 * 1024);
+}
+
+LiveCapture::~LiveCapture() {
+  // Only reachable when the capture was never started or already closed: a started capture holds a reference
+  // to its wrapper until close().
+  if (handle_ != nullptr) {
+    pcap_close(handle_);
+    handle_ = nullptr;
+  }
+}
+
+Napi::Value LiveCapture::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) ThrowCoded(env, "CAPTURE_CLOSED", "capture is closed");
+  if (started_) ThrowCoded(env, "INVALID_OPTION", "capture already started");
+  if (info.Length() < 1 || !info[0].IsFunction()) ThrowCoded(env, "INVALID_OPTION", "callback required");
+  onBatch_ = Napi::Persistent(info[0].As<Napi::Function>());
+  asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "pcap:LiveCapture");
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  int fd = pcap_get_selectable_fd(handle_);
+  if (fd < 0) ThrowCoded(env, "CAPTURE_FAILED", "device has no selectable file descriptor");
+  poll_ = new uv_poll_t;
+  int rc = uv_poll_init(loop, poll_, fd);
+  if (rc != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    ThrowCoded(env, "CAPTURE_FAILED", std::string("uv_poll_init: ") + uv_strerror(rc));
+  }
+  poll_->data = this;
+  started_ = true;
+  Ref();  // keep the wrapper alive while libuv may call back into it
+  if (!paused_) {
+    uv_poll_start(poll_, UV_READABLE, &LiveCapture::OnPoll);
+    polling_ = true;
+  }
+  return env.Undefined();
+}
+
+Napi::Value LiveCapture::Pause(const Napi::CallbackInfo& info) {
+  paused_ = true;
+  StopPolling();
+  return info.Env().Undefined();
+}
+
+Napi::Value LiveCapture::Resume(const Napi::CallbackInfo& info) {
+  paused_ = false;
+  if (started_ && !closed_ && !polling_ && poll_ != nullptr && readError_.empty()) {
+    uv_poll_start(poll_, UV_READABLE, &LiveCapture::OnPoll);
+    polling_ = true;
+  }
+  return info.Env().Undefined();
+}
+
+void LiveCapture::StopPolling() {
+  if (polling_ && poll_ != nullptr) {
+    uv_poll_stop(poll_);
+    polling_ = false;
+  }
+}
+
+void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
+  LiveCapture* self = reinterpret_cast<LiveCapture*>(user);
+  const uint32_t caplen = h->caplen;
+  const uint32_t padded = (caplen + 3u) & ~3u;
+  const uint32_t blockLen = static_cast<uint32_t>(kEpbOverhead) + padded;
+  const uint64_t ns = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull +
+                      static_cast<uint64_t>(h->ts.tv_usec) * (self->nano_ ? 1ull : 1000ull);
+  std::vector<uint8_t>& out = self->scratch_;
+  const size_t at = out.size();
+  out.resize(at + blockLen);
+  uint8_t* b = out.data() + at;
+  const uint32_t head[7] = {kEpbType,
+                            blockLen,
+                            0,
+                            static_cast<uint32_t>(ns >> 32),
+                            static_cast<uint32_t>(ns & 0xffffffffu),
+                            caplen,
+                            h->len};
+  memcpy(b, head, sizeof head);
+  memcpy(b + 28, bytes, caplen);
+  if (padded != caplen) memset(b + 28 + caplen, 0, padded - caplen);
+  memcpy(b + 28 + padded, &blockLen, 4);
+}
+
+int LiveCapture::Collect() {
+  scratch_.clear();
+  int total = 0;
+  while (handle_ != nullptr && scratch_.size() < maxBatchBytes_) {
+    int n = pcap_dispatch(handle_, -1, &LiveCapture::OnPacket, reinterpret_cast<u_char*>(this));
+    if (n < 0) {
+      if (n == PCAP_ERROR_BREAK) break;
+      readError_ = pcap_geterr(handle_);
+      if (readError_.empty()) readError_ = "read error";
+      return total > 0 ? total : -1;
+    }
+    if (n == 0) break;
+    total += n;
+  }
+  return total;
+}
+
+void LiveCapture::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
+  LiveCapture* self = static_cast<LiveCapture*>(handle->data);
+  if (self == nullptr || self->closed_) return;
+  Napi::Env env = self->Env();
+  Napi::HandleScope scope(env);
+  if (status < 0) {
+    self->readError_ = std::string("poll failed: ") + uv_strerror(status);
+    self->StopPolling();
+    self->DeliverError(self->readError_);
+    return;
+  }
+  int n = self->Collect();
+  if (n > 0) self->DeliverBatch(n);
+  if (!self->readError_.empty() && !self->closed_) {
+    self->StopPolling();
+    self->DeliverError(self->readError_);
+  }
+}
+
+void LiveCapture::DeliverBatch(int count) {
+  Napi::Env env = Env();
+  Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::Copy(env, scratch_.data(), scratch_.size());
+  delivered_ += static_cast<uint64_t>(count);
+  batches_++;
+  inCallback_ = true;
+  try {
+    onBatch_.MakeCallback(Value(), {env.Null(), data, Napi::Number::New(env, count)}, *asyncContext_);
+  } catch (const Napi::Error& e) {
+    inCallback_ = false;
+    if (closePending_) DoClose();
+    // An exception thrown by the JS handler belongs to the process, as for any event emitter.
+    napi_fatal_exception(env, e.Value());
+    return;
+  }
+  inCallback_ = false;
+  if (closePending_) DoClose();
+}
+
+void LiveCapture::DeliverError(const std::string& message) {
+  Napi::Env env = Env();
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, "CAPTURE_FAILED"));
+  inCallback_ = true;
+  try {
+    onBatch_.MakeCallback(Value(), {err.Value(), env.Null(), Napi::Number::New(env, 0)}, *asyncContext_);
+  } catch (const Napi::Error& e) {
+    inCallback_ = false;
+    if (closePending_) DoClose();
+    napi_fatal_exception(env, e.Value());
+    return;
+  }
+  inCallback_ = false;
+  if (closePending_) DoClose();
+}
+
+Napi::Value LiveCapture::ReadNow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_ || handle_ == nullptr) return env.Null();
+  int n = Collect();
+  if (n < 0) {
+    ThrowCoded(env, "CAPTURE_FAILED", readError_);
+  }
+  if (n == 0) return env.Null();
+  delivered_ += static_cast<uint64_t>(n);
+  batches_++;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, scratch_.data(), scratch_.size()));
+  o.Set("count", Napi::Number::New(env, n));
+  return o;
+}
+
+void LiveCapture::SnapshotStats() {
+  if (handle_ == nullptr) return;
+  pcap_stat s{};
+  if (pcap_stats(handle_, &s) == 0) {
+    lastStats_ = s;
+    haveLastStats_ = true;
+  }
+}
+
+Napi::Value LiveCapture::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!closed_) SnapshotStats();
+  Napi::Object o = Napi::Object::New(env);
+  // On Linux, ps_recv counts every packet that passed the filter, including those the kernel then dropped.
+  o.Set("received", Napi::Number::New(env, haveLastStats_ ? lastStats_.ps_recv : 0));
+  o.Set("dropped", Napi::Number::New(env, haveLastStats_ ? lastStats_.ps_drop : 0));
+  o.Set("ifDropped", Napi::Number::New(env, haveLastStats_ ? lastStats_.ps_ifdrop : 0));
+  o.Set("delivered", Napi::Number::New(env, static_cast<double>(delivered_)));
+  o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_)));
+  return o;
+}
+
+Napi::Value LiveCapture::Close(const Napi::CallbackInfo& info) {
+  if (inCallback_) {
+    closePending_ = true;  // closing inside our own callback: finish after it returns
+    StopPolling();
+  } else {
+    DoClose();
+  }
+  return info.Env().Undefined();
+}
+
+void LiveCapture::OnPollClosed(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
+
+void LiveCapture::DoClose() {
+  if (closed_) return;
+  closed_ = true;
+  closePending_ = false;
+  StopPolling();
+  SnapshotStats();
+  if (poll_ != nullptr) {
+    poll_->data = nullptr;
+    // libuv must stop watching the descriptor before pcap_close() closes it.
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), &LiveCapture::OnPollClosed);
+    poll_ = nullptr;
+  }
+  if (handle_ != nullptr) {
+    pcap_close(handle_);
+    handle_ = nullptr;
+  }
+  if (started_) {
+    onBatch_.Reset();
+    Unref();
+  }
+}
+
+Napi::Value LiveCapture::GetLinkType(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), linkType_);
+}
+Napi::Value LiveCapture::GetSnaplen(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), snaplen_);
+}
+Napi::Value LiveCapture::GetPrecision(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), nano_ ? "nano" : "micro");
+}
+Napi::Value LiveCapture::GetWarning(const Napi::CallbackInfo& info) {
+  if (warning_.empty()) return info.Env().Null();
+  return Napi::String::New(info.Env(), warning_);
+}
+
+}  // namespace pcapcf

@@ -1,0 +1,67 @@
+// One live libpcap capture, delivered to JavaScript in batches of pcapng Enhanced Packet Blocks.
+#pragma once
+#include <napi.h>
+#include <pcap/pcap.h>
+#include <uv.h>
+
+#include <string>
+#include <vector>
+
+namespace pcapcf {
+
+class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit LiveCapture(const Napi::CallbackInfo& info);
+  ~LiveCapture() override;
+
+ private:
+  // JS methods
+  Napi::Value Start(const Napi::CallbackInfo& info);  // start(onBatch(err, data, count))
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value ReadNow(const Napi::CallbackInfo& info);  // synchronous drain: {data, count} | null
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value GetLinkType(const Napi::CallbackInfo& info);
+  Napi::Value GetSnaplen(const Napi::CallbackInfo& info);
+  Napi::Value GetPrecision(const Napi::CallbackInfo& info);
+  Napi::Value GetWarning(const Napi::CallbackInfo& info);
+
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnPacket(u_char* user, const pcap_pkthdr* header, const u_char* bytes);
+  static void OnPollClosed(uv_handle_t* handle);
+
+  // Reads what the kernel has ready into scratch_, up to maxBatchBytes_. Returns the packet count, or -1 on a
+  // read error (text in readError_).
+  int Collect();
+  void DeliverBatch(int count);
+  void DeliverError(const std::string& message);
+  void StopPolling();
+  void DoClose();
+  void SnapshotStats();
+
+  pcap_t* handle_ = nullptr;
+  uv_poll_t* poll_ = nullptr;  // heap: freed by OnPollClosed, after the wrapper may be gone
+  bool polling_ = false;
+  bool paused_ = false;
+  bool started_ = false;
+  bool inCallback_ = false;
+  bool closePending_ = false;
+  bool closed_ = false;
+  bool nano_ = true;
+  int linkType_ = 0;
+  int snaplen_ = 0;
+  size_t maxBatchBytes_ = 1 << 20;
+  std::string warning_;
+  std::string readError_;
+  std::vector<uint8_t> scratch_;
+  uint64_t delivered_ = 0;  // packets handed to JS
+  uint64_t batches_ = 0;
+  pcap_stat lastStats_{};
+  bool haveLastStats_ = false;
+  Napi::FunctionReference onBatch_;
+  std::unique_ptr<Napi::AsyncContext> asyncContext_;
+};
+
+}  // namespace pcapcf

@@ -1,0 +1,113 @@
+import { InvalidCaptureOptionError } from '../errors';
+
+export const SNAPLEN_MIN = 1;
+export const SNAPLEN_MAX = 262144;
+export const SNAPLEN_DEFAULT = 65535;
+export const FILTER_MAX_LENGTH = 5000;
+/** Linux IFNAMSIZ - 1. */
+export const DEVICE_NAME_MAX_LENGTH = 15;
+
+/** Options of one live capture. Everything but `device` has a default. */
+export interface LiveCaptureOptions {
+  /** Device name inside the namespace, e.g. `eth0` or `lo`. */
+  device: string;
+  /**
+   * Network namespace to capture in: `/proc/<pid>/ns/net` or a named namespace (`/run/netns/<name>`). Omitted:
+   * the process's own namespace.
+   */
+  netns?: string;
+  /** BPF filter in libpcap syntax; empty or omitted captures everything. */
+  filter?: string;
+  /** Bytes kept of each packet, 1..262144. Default 65535. */
+  snaplen?: number;
+  /** Kernel ring buffer in bytes; 0 or omitted = libpcap's default (2 MiB). */
+  bufferSize?: number;
+  /** Put the device in promiscuous mode. Default false. */
+  promiscuous?: boolean;
+  /**
+   * Immediate mode: packets are handed over as soon as they arrive (live streaming). Off: the kernel fills
+   * blocks and hands them over when full or after `timeoutMs` (bulk captures, less CPU). Default true.
+   */
+  immediate?: boolean;
+  /** Buffered mode's block timeout in ms (1..10000). Default 100. */
+  timeoutMs?: number;
+  /** Upper bound of one batch's size in bytes (64 KiB..64 MiB). Default 1 MiB. */
+  maxBatchBytes?: number;
+  /** Batches queued in the stream before the engine stops reading the kernel (backpressure). Default 16. */
+  highWaterMark?: number;
+}
+
+export type ResolvedCaptureOptions = Required<Omit<LiveCaptureOptions, 'netns' | 'filter'>> &
+  Pick<LiveCaptureOptions, 'netns' | 'filter'>;
+
+/** Why a device name is invalid, or undefined when it is fine (the rules of Linux interface names). */
+export function deviceNameProblem(device: string): string | undefined {
+  if (device.length === 0) return 'device must not be empty';
+  if (device.length > DEVICE_NAME_MAX_LENGTH) {
+    return `device must be at most ${DEVICE_NAME_MAX_LENGTH} characters, got ${device.length}`;
+  }
+  if (device === '.' || device === '..') return `device must not be '${device}'`;
+  // eslint-disable-next-line no-control-regex
+  if (/[/:\s\x00]/.test(device)) return `device '${device}' must not contain '/', ':', whitespace or NUL`;
+  return undefined;
+}
+
+/** Why a filter is unacceptable before libpcap even sees it, or undefined. */
+export function filterTextProblem(filter: string): string | undefined {
+  if (filter.length > FILTER_MAX_LENGTH) {
+    return `filter must be at most ${FILTER_MAX_LENGTH} characters, got ${filter.length}`;
+  }
+  if (!/^[\x20-\x7e]*$/.test(filter)) return 'filter must contain printable ASCII characters only';
+  return undefined;
+}
+
+function intInRange(name: string, value: number, min: number, max: number, problems: string[]): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+}
+
+/** Applies defaults and checks every option; throws one InvalidCaptureOptionError listing each problem. */
+export function resolveCaptureOptions(options: LiveCaptureOptions): ResolvedCaptureOptions {
+  const resolved: ResolvedCaptureOptions = {
+    device: options.device,
+    netns: options.netns,
+    filter: options.filter ?? '',
+    snaplen: options.snaplen ?? SNAPLEN_DEFAULT,
+    bufferSize: options.bufferSize ?? 0,
+    promiscuous: options.promiscuous ?? false,
+    immediate: options.immediate ?? true,
+    timeoutMs: options.timeoutMs ?? 100,
+    maxBatchBytes: options.maxBatchBytes ?? 1 << 20,
+    highWaterMark: options.highWaterMark ?? 16,
+  };
+  const problems: string[] = [];
+  const dev = deviceNameProblem(resolved.device);
+  if (dev) problems.push(dev);
+  const filter = filterTextProblem(resolved.filter ?? '');
+  if (filter) problems.push(filter);
+  if (resolved.netns !== undefined && !resolved.netns.startsWith('/')) {
+    problems.push(`netns must be an absolute path such as /proc/<pid>/ns/net, got '${resolved.netns}'`);
+  }
+  intInRange('snaplen', resolved.snaplen, SNAPLEN_MIN, SNAPLEN_MAX, problems);
+  intInRange('bufferSize', resolved.bufferSize, 0, 1 << 30, problems);
+  intInRange('timeoutMs', resolved.timeoutMs, 1, 10000, problems);
+  intInRange('maxBatchBytes', resolved.maxBatchBytes, 64 * 1024, 64 << 20, problems);
+  intInRange('highWaterMark', resolved.highWaterMark, 1, 4096, problems);
+  if (problems.length > 0) throw new InvalidCaptureOptionError(problems.join('; '));
+  return resolved;
+}
+
+/** The namespace path of a process. */
+export function netnsOfPid(pid: number): string {
+  if (!Number.isInteger(pid) || pid <= 0) throw new InvalidCaptureOptionError(`invalid pid ${pid}`);
+  return `/proc/${pid}/ns/net`;
+}
+
+/** The path of a namespace created with `ip netns add NAME`. */
+export function namedNetns(name: string): string {
+  if (!/^[A-Za-z0-9_.-]+$/.test(name) || name === '.' || name === '..') {
+    throw new InvalidCaptureOptionError(`invalid namespace name '${name}'`);
+  }
+  return `/run/netns/${name}`;
+}

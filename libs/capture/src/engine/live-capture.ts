@@ -1,0 +1,158 @@
+import { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { CaptureFailedError } from '../errors';
+import type { PacketBatch } from '../packet-batch';
+import {
+  resolveCaptureOptions,
+  type LiveCaptureOptions,
+  type ResolvedCaptureOptions,
+} from './capture-options';
+import { fromNativeError } from './native-errors';
+import { nativeAddon, type NativeLiveCapture } from './native-binding';
+
+/** Counters of one live capture. */
+export interface CaptureStats {
+  /**
+   * Packets the kernel accepted for this socket (libpcap `ps_recv`). On Linux this includes packets it then
+   * dropped, and on `lo` each packet is counted in both directions though delivered once.
+   */
+  received: number;
+  /** Packets the kernel dropped because the ring buffer was full (`ps_drop`). */
+  dropped: number;
+  /** Packets the interface dropped (`ps_ifdrop`). */
+  ifDropped: number;
+  /** Packets handed to JavaScript in batches. */
+  delivered: number;
+  /** Batches handed to JavaScript. */
+  batches: number;
+}
+
+/**
+ * A live libpcap capture as a Readable of {@link PacketBatch} (object mode).
+ *
+ * Backpressure: when the stream's buffer holds `highWaterMark` batches, the engine stops reading the kernel;
+ * packets then queue in the kernel ring and, once it is full, are dropped by the kernel and counted in
+ * `stats().dropped`. Memory in this process stays bounded by `highWaterMark × maxBatchBytes`.
+ *
+ * Lifetime: `stop()` ends the stream gracefully (what the kernel already captured is delivered, then 'end');
+ * `destroy()` ends it at once. Either may be called from inside a 'data' handler. A device that disappears
+ * (for example the container's veth when the container dies) destroys the stream with a CaptureFailedError.
+ */
+export class LiveCapture extends Readable {
+  readonly options: ResolvedCaptureOptions;
+  /** libpcap link type (DLT), e.g. 1 for Ethernet. */
+  readonly linkType: number;
+  /** The snapshot length libpcap applied. */
+  readonly snaplen: number;
+  /** Kernel timestamp precision; batch timestamps are always in nanoseconds. */
+  readonly precision: 'nano' | 'micro';
+  /** libpcap's activation warning, if any (e.g. promiscuous mode not supported). */
+  readonly warning: string | null;
+  /** Wall-clock time the capture was opened, ns since the epoch. */
+  readonly startedAtNs: bigint;
+
+  private readonly native: NativeLiveCapture;
+  private finalStats: CaptureStats | undefined;
+  private stopping = false;
+
+  private constructor(native: NativeLiveCapture, options: ResolvedCaptureOptions) {
+    super({ objectMode: true, highWaterMark: options.highWaterMark });
+    this.native = native;
+    this.options = options;
+    this.linkType = native.linkType;
+    this.snaplen = native.snaplen;
+    this.precision = native.precision;
+    this.warning = native.warning;
+    this.startedAtNs = BigInt(Date.now()) * 1_000_000n;
+    native.start((err, data, count) => this.onNative(err, data, count));
+  }
+
+  /**
+   * Opens and activates a capture (inside `options.netns` when given). Throws a typed CaptureError (invalid
+   * option, device or namespace not found, bad filter, no permission); nothing is left open then.
+   */
+  static open(options: LiveCaptureOptions): LiveCapture {
+    const resolved = resolveCaptureOptions(options);
+    let native: NativeLiveCapture;
+    try {
+      native = new (nativeAddon().LiveCapture)({
+        device: resolved.device,
+        netns: resolved.netns,
+        filter: resolved.filter,
+        snaplen: resolved.snaplen,
+        bufferSize: resolved.bufferSize,
+        timeoutMs: resolved.timeoutMs,
+        promiscuous: resolved.promiscuous,
+        immediate: resolved.immediate,
+        maxBatchBytes: resolved.maxBatchBytes,
+      });
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    return new LiveCapture(native, resolved);
+  }
+
+  /** Current counters; after the capture has ended, the final ones. */
+  stats(): CaptureStats {
+    return this.finalStats ?? this.native.stats();
+  }
+
+  /**
+   * Graceful stop: waits long enough for the kernel to hand over what it holds (the block timeout in buffered
+   * mode), delivers it, then ends the stream. Resolves with the final statistics. Idempotent.
+   */
+  async stop(): Promise<CaptureStats> {
+    if (this.finalStats || this.destroyed) return this.stats();
+    if (!this.stopping) {
+      this.stopping = true;
+      if (!this.options.immediate) await delay(this.options.timeoutMs + 10);
+      this.drainAndEnd();
+    }
+    return this.stats();
+  }
+
+  override _read(): void {
+    if (!this.stopping && !this.finalStats) this.native.resume();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.closeNative();
+    callback(err);
+  }
+
+  private onNative(err: (Error & { code?: string }) | null, data: Buffer | null, count: number): void {
+    if (err) {
+      this.closeNative();
+      this.destroy(
+        new CaptureFailedError(`capture on ${this.options.device} failed: ${err.message}`, { cause: err }),
+      );
+      return;
+    }
+    if (data === null || this.finalStats) return;
+    const batch: PacketBatch = { data, count };
+    if (!this.push(batch)) this.native.pause();
+  }
+
+  private drainAndEnd(): void {
+    if (this.finalStats) return;
+    try {
+      // Bounded: the kernel ring holds at most bufferSize bytes.
+      for (let batch = this.native.readNow(); batch !== null; batch = this.native.readNow()) {
+        this.push(batch satisfies PacketBatch);
+      }
+    } catch (err) {
+      this.closeNative();
+      this.destroy(fromNativeError(err));
+      return;
+    }
+    this.closeNative();
+    this.push(null);
+  }
+
+  private closeNative(): void {
+    if (this.finalStats) return;
+    this.native.close();
+    this.finalStats = this.native.stats();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The only place that loads the native addon (libs/capture/native). Everything else uses the typed face in
+ * this folder.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface NativeStats {
+  received: number;
+  dropped: number;
+  ifDropped: number;
+  delivered: number;
+  batches: number;
+}
+
+export interface NativeOpenOptions {
+  device: string;
+  netns?: string;
+  filter?: string;
+  snaplen: number;
+  bufferSize: number;
+  timeoutMs: number;
+  promiscuous: boolean;
+  immediate: boolean;
+  maxBatchBytes: number;
+}
+
+export type NativeBatchCallback = (
+  err: (Error & { code?: string }) | null,
+  data: Buffer | null,
+  count: number,
+) => void;
+
+export interface NativeLiveCapture {
+  start(onBatch: NativeBatchCallback): void;
+  pause(): void;
+  resume(): void;
+  readNow(): { data: Buffer; count: number } | null;
+  stats(): NativeStats;
+  close(): void;
+  readonly linkType: number;
+  readonly snaplen: number;
+  readonly precision: 'nano' | 'micro';
+  readonly warning: string | null;
+}
+
+export interface NativeDevice {
+  name: string;
+  index: number;
+  up: boolean;
+  running: boolean;
+  loopback: boolean;
+  addresses: { family: 'inet' | 'inet6'; address: string; netmask: string }[];
+}
+
+export interface NativeAddon {
+  LiveCapture: new (options: NativeOpenOptions) => NativeLiveCapture;
+  listDevices(netns?: string): NativeDevice[];
+  compileFilter(filter: string, linkType: number, snaplen: number): string | null;
+  libVersion(): string;
+}
+
+function findAddon(): string {
+  // src/engine → ../../native (in the source tree and under dist/, which keeps the same relative layout)
+  const candidates = [
+    join(__dirname, '..', '..', 'native', 'build', 'Release', 'pcap_capture.node'),
+    join(process.cwd(), 'libs', 'capture', 'native', 'build', 'Release', 'pcap_capture.node'),
+  ];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) {
+    throw new Error(
+      `the capture engine's native addon is not built (looked in ${candidates.join(', ')}); run 'npm run build:native'`,
+    );
+  }
+  return found;
+}
+
+let addon: NativeAddon | undefined;
+
+/** Loads the addon once. Throws a plain Error naming the build command when it is missing. */
+export function nativeAddon(): NativeAddon {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  addon ??= require(findAddon()) as NativeAddon;
+  return addon;
+}

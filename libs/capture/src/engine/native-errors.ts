@@ -1,0 +1,31 @@
+import {
+  CaptureError,
+  CaptureFailedError,
+  CapturePermissionError,
+  DeviceNotFoundError,
+  InvalidCaptureOptionError,
+  InvalidFilterError,
+  NamespaceNotFoundError,
+} from '../errors';
+
+/** Maps an error thrown by the addon (which carries a string `code`) to the engine's typed errors. */
+export function fromNativeError(err: unknown): CaptureError {
+  if (err instanceof CaptureError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+  switch (code) {
+    case 'DEVICE_NOT_FOUND':
+      return new DeviceNotFoundError(message, { cause: err });
+    case 'NAMESPACE_NOT_FOUND':
+      return new NamespaceNotFoundError(message, { cause: err });
+    case 'PERMISSION_DENIED':
+      return new CapturePermissionError(message, { cause: err });
+    case 'INVALID_FILTER':
+      return new InvalidFilterError(message, { cause: err });
+    case 'INVALID_OPTION':
+    case 'NAMESPACE_ERROR':
+      return new InvalidCaptureOptionError(message, { cause: err });
+    default:
+      return new CaptureFailedError(message, { cause: err });
+  }
+}
