@@ -229,6 +229,22 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
     expect(end.delivered).toBeLessThan(4000);
   });
 
+  it('in immediate mode, hands over each packet as it arrives', async () => {
+    const capture = LiveCapture.open({
+      device: net.b.device,
+      netns: net.b.netnsPath,
+      filter: 'udp dst port 7009',
+      immediate: true,
+    });
+    const got = collect(capture);
+    await sendUdp(net, net.a, net.b, { port: 7009, count: 20, gapUs: 20_000 });
+    await delay(100);
+    await stopAndEnd(capture);
+    expect(got.packets).toHaveLength(20);
+    // 20 ms apart, each packet is its own batch (buffered mode would group them per 50 ms block)
+    expect(got.batches).toBeGreaterThanOrEqual(18);
+  });
+
   it('can be destroyed from inside a batch handler', async () => {
     const capture = LiveCapture.open({
       device: net.b.device,

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <algorithm>
+
 #include "netns.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -166,7 +168,7 @@ LiveCapture::LiveCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Live
   nano_ = result.nano;
   linkType_ = pcap_datalink(handle_);
   snaplen_ = pcap_snapshot(handle_);
-  scratch_.reserve(64 * 1024);
+  scratch_.resize(256 * 1024);  // grows on demand; written without zero-filling per packet
 }
 
 LiveCapture::~LiveCapture() {
@@ -237,8 +239,9 @@ void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* byt
   const uint64_t ns = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull +
                       static_cast<uint64_t>(h->ts.tv_usec) * (self->nano_ ? 1ull : 1000ull);
   std::vector<uint8_t>& out = self->scratch_;
-  const size_t at = out.size();
-  out.resize(at + blockLen);
+  const size_t at = self->used_;
+  if (at + blockLen > out.size()) out.resize(std::max(out.size() * 2, at + blockLen));
+  self->used_ = at + blockLen;
   uint8_t* b = out.data() + at;
   const uint32_t head[7] = {kEpbType,
                             blockLen,
@@ -254,9 +257,9 @@ void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* byt
 }
 
 int LiveCapture::Collect() {
-  scratch_.clear();
+  used_ = 0;
   int total = 0;
-  while (handle_ != nullptr && scratch_.size() < maxBatchBytes_) {
+  while (handle_ != nullptr && used_ < maxBatchBytes_) {
     int n = pcap_dispatch(handle_, -1, &LiveCapture::OnPacket, reinterpret_cast<u_char*>(this));
     if (n < 0) {
       if (n == PCAP_ERROR_BREAK) break;
@@ -291,7 +294,7 @@ void LiveCapture::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
 
 void LiveCapture::DeliverBatch(int count) {
   Napi::Env env = Env();
-  Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::Copy(env, scratch_.data(), scratch_.size());
+  Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::Copy(env, scratch_.data(), used_);
   delivered_ += static_cast<uint64_t>(count);
   batches_++;
   inCallback_ = true;
@@ -336,7 +339,7 @@ Napi::Value LiveCapture::ReadNow(const Napi::CallbackInfo& info) {
   delivered_ += static_cast<uint64_t>(n);
   batches_++;
   Napi::Object o = Napi::Object::New(env);
-  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, scratch_.data(), scratch_.size()));
+  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, scratch_.data(), used_));
   o.Set("count", Napi::Number::New(env, n));
   return o;
 }

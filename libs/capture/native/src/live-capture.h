@@ -55,7 +55,8 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   size_t maxBatchBytes_ = 1 << 20;
   std::string warning_;
   std::string readError_;
-  std::vector<uint8_t> scratch_;
+  std::vector<uint8_t> scratch_;  // batch being built; bytes [0, used_) are valid
+  size_t used_ = 0;
   uint64_t delivered_ = 0;  // packets handed to JS
   uint64_t batches_ = 0;
   pcap_stat lastStats_{};

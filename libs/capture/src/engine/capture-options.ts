@@ -25,11 +25,14 @@ export interface LiveCaptureOptions {
   /** Put the device in promiscuous mode. Default false. */
   promiscuous?: boolean;
   /**
-   * Immediate mode: packets are handed over as soon as they arrive (live streaming). Off: the kernel fills
-   * blocks and hands them over when full or after `timeoutMs` (bulk captures, less CPU). Default true.
+   * Immediate mode: every packet is handed over as soon as it arrives. libpcap then uses TPACKET_V2, whose ring
+   * has one fixed slot of about `snaplen` bytes per packet, so it needs a larger buffer for the same load
+   * (chosen from snaplen when `bufferSize` is not given) and costs more CPU per packet.
+   * Off (default): TPACKET_V3, packets packed into blocks that are handed over when full or after `timeoutMs`;
+   * with the short default timeout this is live enough for streaming and much cheaper under load.
    */
   immediate?: boolean;
-  /** Buffered mode's block timeout in ms (1..10000). Default 100. */
+  /** Buffered mode's block timeout in ms (1..10000): the longest a packet waits in the kernel. Default 50. */
   timeoutMs?: number;
   /** Upper bound of one batch's size in bytes (64 KiB..64 MiB). Default 1 MiB. */
   maxBatchBytes?: number;
@@ -76,8 +79,8 @@ export function resolveCaptureOptions(options: LiveCaptureOptions): ResolvedCapt
     snaplen: options.snaplen ?? SNAPLEN_DEFAULT,
     bufferSize: options.bufferSize ?? 0,
     promiscuous: options.promiscuous ?? false,
-    immediate: options.immediate ?? true,
-    timeoutMs: options.timeoutMs ?? 100,
+    immediate: options.immediate ?? false,
+    timeoutMs: options.timeoutMs ?? 50,
     maxBatchBytes: options.maxBatchBytes ?? 1 << 20,
     highWaterMark: options.highWaterMark ?? 16,
   };
@@ -95,7 +98,18 @@ export function resolveCaptureOptions(options: LiveCaptureOptions): ResolvedCapt
   intInRange('maxBatchBytes', resolved.maxBatchBytes, 64 * 1024, 64 << 20, problems);
   intInRange('highWaterMark', resolved.highWaterMark, 1, 4096, problems);
   if (problems.length > 0) throw new InvalidCaptureOptionError(problems.join('; '));
+  if (resolved.immediate && resolved.bufferSize === 0)
+    resolved.bufferSize = immediateBufferSize(resolved.snaplen);
   return resolved;
+}
+
+/**
+ * Ring size for immediate mode, where every packet takes a slot of about snaplen bytes: room for 2048 packets,
+ * at least libpcap's 2 MiB and at most 64 MiB.
+ */
+export function immediateBufferSize(snaplen: number): number {
+  const slot = Math.ceil((snaplen + 96) / 16) * 16;
+  return Math.min(64 << 20, Math.max(2 << 20, slot * 2048));
 }
 
 /** The namespace path of a process. */
