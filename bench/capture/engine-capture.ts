@@ -11,7 +11,7 @@ import { LiveCapture, type PacketBatch } from '@pcap/capture';
 
 const [netns, device, filter, out, immediate, bufferSize] = process.argv.slice(2);
 const fd = openSync(out ?? '/dev/null', 'w');
-const loop = monitorEventLoopDelay({ resolution: 1 });
+const loop = monitorEventLoopDelay({ resolution: 10 });
 const capture = LiveCapture.open({
   device: device ?? 'eth0',
   netns,
@@ -35,6 +35,7 @@ process.once('SIGINT', () => {
       JSON.stringify({
         delivered: stats.delivered,
         dropped: stats.dropped,
+        batches: stats.batches,
         cpuUs: cpu.user + cpu.system,
         maxLoopDelayMs: loop.max / 1e6,
       }) + '\n',

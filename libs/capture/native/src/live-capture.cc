@@ -168,7 +168,6 @@ LiveCapture::LiveCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Live
   nano_ = result.nano;
   linkType_ = pcap_datalink(handle_);
   snaplen_ = pcap_snapshot(handle_);
-  scratch_.resize(256 * 1024);  // grows on demand; written without zero-filling per packet
 }
 
 LiveCapture::~LiveCapture() {
@@ -178,6 +177,7 @@ LiveCapture::~LiveCapture() {
     pcap_close(handle_);
     handle_ = nullptr;
   }
+  free(batch_);
 }
 
 Napi::Value LiveCapture::Start(const Napi::CallbackInfo& info) {
@@ -238,11 +238,14 @@ void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* byt
   const uint32_t blockLen = static_cast<uint32_t>(kEpbOverhead) + padded;
   const uint64_t ns = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull +
                       static_cast<uint64_t>(h->ts.tv_usec) * (self->nano_ ? 1ull : 1000ull);
-  std::vector<uint8_t>& out = self->scratch_;
-  const size_t at = self->used_;
-  if (at + blockLen > out.size()) out.resize(std::max(out.size() * 2, at + blockLen));
-  self->used_ = at + blockLen;
-  uint8_t* b = out.data() + at;
+  if (!self->Reserve(blockLen)) {
+    self->allocFailed_ = true;  // the read loop stops after this dispatch
+    self->lost_++;
+    return;
+  }
+  self->packetsInBatch_++;
+  uint8_t* b = self->batch_ + self->used_;
+  self->used_ += blockLen;
   const uint32_t head[7] = {kEpbType,
                             blockLen,
                             0,
@@ -256,21 +259,37 @@ void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* byt
   memcpy(b + 28 + padded, &blockLen, 4);
 }
 
+bool LiveCapture::Reserve(size_t extra) {
+  if (used_ + extra <= capacity_) return true;
+  size_t want = std::max(capacity_ * 2, std::max<size_t>(used_ + extra, 256 * 1024));
+  uint8_t* grown = static_cast<uint8_t*>(realloc(batch_, want));
+  if (grown == nullptr) return false;
+  batch_ = grown;
+  capacity_ = want;
+  return true;
+}
+
+Napi::Buffer<uint8_t> LiveCapture::TakeBatch(Napi::Env env) {
+  size_t length = used_;
+  used_ = 0;
+  return Napi::Buffer<uint8_t>::Copy(env, batch_, length);
+}
+
 int LiveCapture::Collect() {
   used_ = 0;
-  int total = 0;
-  while (handle_ != nullptr && used_ < maxBatchBytes_) {
+  allocFailed_ = false;
+  packetsInBatch_ = 0;
+  while (handle_ != nullptr && used_ < maxBatchBytes_ && !allocFailed_) {
     int n = pcap_dispatch(handle_, -1, &LiveCapture::OnPacket, reinterpret_cast<u_char*>(this));
     if (n < 0) {
       if (n == PCAP_ERROR_BREAK) break;
       readError_ = pcap_geterr(handle_);
       if (readError_.empty()) readError_ = "read error";
-      return total > 0 ? total : -1;
+      return packetsInBatch_ > 0 ? packetsInBatch_ : -1;
     }
     if (n == 0) break;
-    total += n;
   }
-  return total;
+  return packetsInBatch_;
 }
 
 void LiveCapture::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
@@ -294,7 +313,7 @@ void LiveCapture::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
 
 void LiveCapture::DeliverBatch(int count) {
   Napi::Env env = Env();
-  Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::Copy(env, scratch_.data(), used_);
+  Napi::Buffer<uint8_t> data = TakeBatch(env);
   delivered_ += static_cast<uint64_t>(count);
   batches_++;
   inCallback_ = true;
@@ -339,7 +358,7 @@ Napi::Value LiveCapture::ReadNow(const Napi::CallbackInfo& info) {
   delivered_ += static_cast<uint64_t>(n);
   batches_++;
   Napi::Object o = Napi::Object::New(env);
-  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, scratch_.data(), used_));
+  o.Set("data", TakeBatch(env));
   o.Set("count", Napi::Number::New(env, n));
   return o;
 }
@@ -363,6 +382,7 @@ Napi::Value LiveCapture::Stats(const Napi::CallbackInfo& info) {
   o.Set("ifDropped", Napi::Number::New(env, haveLastStats_ ? lastStats_.ps_ifdrop : 0));
   o.Set("delivered", Napi::Number::New(env, static_cast<double>(delivered_)));
   o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_)));
+  o.Set("lost", Napi::Number::New(env, static_cast<double>(lost_)));
   return o;
 }
 

@@ -4,8 +4,8 @@
 #include <pcap/pcap.h>
 #include <uv.h>
 
+#include <memory>
 #include <string>
-#include <vector>
 
 namespace pcapcf {
 
@@ -32,7 +32,7 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   static void OnPacket(u_char* user, const pcap_pkthdr* header, const u_char* bytes);
   static void OnPollClosed(uv_handle_t* handle);
 
-  // Reads what the kernel has ready into scratch_, up to maxBatchBytes_. Returns the packet count, or -1 on a
+  // Reads what the kernel has ready into batch_, up to maxBatchBytes_. Returns the packet count, or -1 on a
   // read error (text in readError_).
   int Collect();
   void DeliverBatch(int count);
@@ -55,8 +55,17 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   size_t maxBatchBytes_ = 1 << 20;
   std::string warning_;
   std::string readError_;
-  std::vector<uint8_t> scratch_;  // batch being built; bytes [0, used_) are valid
+  // The batch being built: bytes [0, used_) of a block of capacity_ bytes, reused for every batch and copied
+  // once into the Buffer handed to JavaScript. (Handing the block itself over as an external buffer measured
+  // slower: memory freed by GC finalizers comes back late, so each batch landed on freshly faulted pages.)
+  uint8_t* batch_ = nullptr;
+  size_t capacity_ = 0;
   size_t used_ = 0;
+  bool allocFailed_ = false;
+  int packetsInBatch_ = 0;
+  uint64_t lost_ = 0;  // packets read from the kernel but not stored (out of memory)
+  bool Reserve(size_t extra);
+  Napi::Buffer<uint8_t> TakeBatch(Napi::Env env);
   uint64_t delivered_ = 0;  // packets handed to JS
   uint64_t batches_ = 0;
   pcap_stat lastStats_{};

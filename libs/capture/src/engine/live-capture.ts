@@ -26,6 +26,8 @@ export interface CaptureStats {
   delivered: number;
   /** Batches handed to JavaScript. */
   batches: number;
+  /** Packets read from the kernel that the engine could not store (out of memory); normally 0. */
+  lost: number;
 }
 
 /**

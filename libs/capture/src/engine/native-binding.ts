@@ -11,6 +11,7 @@ export interface NativeStats {
   ifDropped: number;
   delivered: number;
   batches: number;
+  lost: number;
 }
 
 export interface NativeOpenOptions {
