@@ -5,11 +5,13 @@
 import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import {
   CaptureFailedError,
+  CapturePermissionError,
   DeviceNotFoundError,
   InvalidCaptureOptionError,
   InvalidFilterError,
@@ -21,6 +23,7 @@ import {
   type PacketBatch,
   type PacketView,
 } from '@pcap/capture';
+import { fromNativeError } from '../src/engine/native-errors';
 import { TcpdumpRun, epochTextToNs, tsharkFields } from '../../../test/support/tcpdump';
 import { TestNetwork, sendTcp, sendUdp, startTcpSink } from '../../../test/support/test-network';
 
@@ -320,5 +323,25 @@ describe('compileFilter', () => {
     expect(() => compileFilter('host 999.1.1.1')).toThrow(/invalid filter/);
     expect(() => compileFilter('port 80\n')).toThrow(/printable ASCII/);
     expect(() => compileFilter('x'.repeat(5001))).toThrow(/at most 5000/);
+  });
+});
+
+describe('without the privileges to capture', () => {
+  it('reports a permission error, not a crash', () => {
+    // An unprivileged user (nobody) loads the addon and tries to open a capture.
+    const addon = require.resolve('../native/build/Release/pcap_capture.node');
+    const script = `
+      const n = require(${JSON.stringify(addon)});
+      try { new n.LiveCapture({ device: 'lo' }); console.log('OPENED'); }
+      catch (e) { console.log(e.code + ' ' + e.message); }`;
+    const out = execFileSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '-e', script],
+      { encoding: 'utf8' },
+    ).trim();
+    expect(out).toMatch(/^PERMISSION_DENIED cannot capture on lo: .*(permission|Operation not permitted)/i);
+    expect(fromNativeError(Object.assign(new Error(out), { code: 'PERMISSION_DENIED' }))).toBeInstanceOf(
+      CapturePermissionError,
+    );
   });
 });
