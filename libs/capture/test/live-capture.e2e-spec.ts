@@ -2,7 +2,7 @@
  * The engine against the real kernel: captures run inside test namespaces from the root namespace, side by side
  * with tcpdump on the same interface, with bounded traffic of known counts.
  */
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -17,6 +17,7 @@ import {
   InvalidFilterError,
   LiveCapture,
   NamespaceNotFoundError,
+  PcapngWriter,
   compileFilter,
   listDevices,
   packetsOf,
@@ -72,11 +73,33 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
     const tcpdump = await TcpdumpRun.start(net, net.b, join(dir, 'ref.pcap'), filter);
     const capture = LiveCapture.open({ device: net.b.device, netns: net.b.netnsPath, filter });
     const got = collect(capture);
+    // the same batches, written as a pcapng file through the writer, as the agent will
+    const writer = new PcapngWriter({ userAppl: 'pcap-cf test' });
+    const chunks = [writer.writeSectionHeader()];
+    const iface = writer.writeInterface({
+      linkType: capture.linkType,
+      snaplen: capture.snaplen,
+      name: net.b.device,
+      description: 'test instance',
+    });
+    chunks.push(iface.block);
+    capture.on('data', (batch: PacketBatch) => chunks.push(writer.writeBatch(iface.interfaceId, batch)));
 
     await sendUdp(net, net.a, net.b, { port: 7001, count: 300, size: 64, gapUs: 300 });
     await delay(200);
     await stopAndEnd(capture);
     await tcpdump.stop();
+    const end = capture.stats();
+    chunks.push(
+      writer.writeStatistics(iface.interfaceId, {
+        timestampNs: capture.startedAtNs,
+        ifRecv: end.received,
+        ifDrop: end.dropped,
+        osDrop: 0,
+      }),
+    );
+    const ours = join(dir, 'ours.pcapng');
+    writeFileSync(ours, Buffer.concat(chunks));
 
     const stats = capture.stats();
     expect(got.packets).toHaveLength(300);
@@ -103,6 +126,21 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
       return Math.max(worst, Math.abs(diff) / 1000);
     }, 0);
     expect(worstUs).toBeLessThan(5);
+
+    // tshark reads our file with the same packets and the exact nanosecond timestamps we captured
+    const fromFile = tsharkFields(ours, [
+      'frame.time_epoch',
+      'frame.len',
+      'frame.interface_name',
+      'udp.dstport',
+    ]);
+    expect(fromFile).toHaveLength(300);
+    fromFile.forEach(([epoch, len, name, port], i) => {
+      expect(epochTextToNs(epoch ?? '0')).toBe(got.packets[i]?.timestampNs);
+      expect(Number(len)).toBe(106);
+      expect(name).toBe(net.b.device);
+      expect(port).toBe('7001');
+    });
   });
 
   it('captures a TCP transfer packet for packet like tcpdump', async () => {
