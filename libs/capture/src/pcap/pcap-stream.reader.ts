@@ -1,4 +1,4 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { ChunkParserTransform, parseChunks } from '../stream/chunk-parser.stream';
 import { CaptureFormatError } from '../pcapng/capture-format.error';
 import { DEFAULT_MAX_BLOCK_BYTES } from '../pcapng/pcapng.constants';
 import {
@@ -203,50 +203,16 @@ export class PcapRecordParser {
  * A Transform from classic pcap bytes to {@link PcapEvent} objects (header first, then one event per record),
  * with the same backpressure and error behaviour as PcapngReader.
  */
-export class PcapReader extends Transform {
-  private readonly parser: PcapRecordParser;
-
+export class PcapReader extends ChunkParserTransform<PcapEvent, PcapRecordParser> {
   constructor(options: PcapParserOptions & { readonly readableHighWaterMark?: number } = {}) {
-    super({ readableObjectMode: true, readableHighWaterMark: options.readableHighWaterMark ?? 256 });
-    this.parser = new PcapRecordParser((event) => {
-      this.push(event);
-    }, options);
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.parser.push(chunk);
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    callback();
-  }
-
-  override _flush(callback: TransformCallback): void {
-    try {
-      this.parser.end();
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    callback();
+    super((emit) => new PcapRecordParser(emit, options), options.readableHighWaterMark ?? 256);
   }
 }
 
 /** Classic pcap events from any async iterable of chunks; see {@link PcapRecordParser}. */
-export async function* readPcap(
+export function readPcap(
   source: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>,
   options: PcapParserOptions = {},
 ): AsyncGenerator<PcapEvent> {
-  const events: PcapEvent[] = [];
-  const parser = new PcapRecordParser((event) => events.push(event), options);
-  for await (const chunk of source) {
-    parser.push(
-      Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-    );
-    yield* events;
-    events.length = 0;
-  }
-  parser.end();
+  return parseChunks<PcapEvent>(source, (emit) => new PcapRecordParser(emit, options));
 }

@@ -1,4 +1,4 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { ChunkParserTransform, parseChunks } from '../stream/chunk-parser.stream';
 import {
   PcapngBlockParser,
   type PcapngEvent,
@@ -17,14 +17,9 @@ export interface PcapngReaderOptions extends PcapngParserOptions {
  * on the readable side and the writer is held. Malformed input, a block above `maxBlockBytes` or a stream
  * ending inside a block destroy the reader with a CaptureFormatError.
  */
-export class PcapngReader extends Transform {
-  private readonly parser: PcapngBlockParser;
-
+export class PcapngReader extends ChunkParserTransform<PcapngEvent, PcapngBlockParser> {
   constructor(options: PcapngReaderOptions = {}) {
-    super({ readableObjectMode: true, readableHighWaterMark: options.readableHighWaterMark ?? 64 });
-    this.parser = new PcapngBlockParser((event) => {
-      this.push(event);
-    }, options);
+    super((emit) => new PcapngBlockParser(emit, options), options.readableHighWaterMark ?? 64);
   }
 
   /** Bytes received so far (a cheap activity indicator). */
@@ -41,26 +36,6 @@ export class PcapngReader extends Transform {
   get interfaces(): readonly ReadInterface[] {
     return this.parser.interfaces;
   }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.parser.push(chunk);
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    callback();
-  }
-
-  override _flush(callback: TransformCallback): void {
-    try {
-      this.parser.end();
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    callback();
-  }
 }
 
 /**
@@ -68,18 +43,9 @@ export class PcapngReader extends Transform {
  * building a stream: each chunk's events are yielded before the next chunk is pulled.
  * @throws CaptureFormatError as the PcapngBlockParser does.
  */
-export async function* readPcapng(
+export function readPcapng(
   source: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>,
   options: PcapngParserOptions = {},
 ): AsyncGenerator<PcapngEvent> {
-  const events: PcapngEvent[] = [];
-  const parser = new PcapngBlockParser((event) => events.push(event), options);
-  for await (const chunk of source) {
-    parser.push(
-      Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-    );
-    yield* events;
-    events.length = 0;
-  }
-  parser.end();
+  return parseChunks<PcapngEvent>(source, (emit) => new PcapngBlockParser(emit, options));
 }
