@@ -10,6 +10,7 @@
 # With --test-extras also, for negative tests:
 #   other-ca.crt other-client.crt other-client.key   a client certificate from an unrelated CA
 #   expired-client.crt expired-client.key            a client certificate of ca.crt that expired in 2020
+#   stranger-client.crt stranger-client.key          a client certificate of ca.crt with CN stranger.example
 set -euo pipefail
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -63,6 +64,8 @@ if $extras; then
   ca "$work/other-ca" 'unrelated CA'
   cp "$work/other-ca.crt" other-ca.crt
   leaf other-client "$api_name" "$work/other-ca" clientAuth "DNS:$api_name"
+
+  leaf stranger-client stranger.example ca clientAuth "DNS:stranger.example"
 
   # `openssl x509` cannot backdate; `openssl ca` can set both dates.
   key expired-client.key
