@@ -41,7 +41,7 @@ describe('AgentConfig', () => {
       buffer_size: 0,
       buffer_size_max: 64 << 20,
       max_concurrent: 10,
-      immediate: true,
+      immediate: false,
       block_timeout_ms: 50,
       drain_timeout_seconds: 10,
     });

@@ -8,8 +8,11 @@ import {
   type LiveCaptureOptions,
   type ResolvedCaptureOptions,
 } from './capture-options';
-import { fromNativeError } from './native-errors';
+import { fromNativeError, messageOf } from './native-errors';
 import { nativeAddon, type NativeLiveCapture } from './native-binding';
+
+/** How long a failing capture waits for its consumer to take what was drained before it is destroyed. */
+const DRAIN_ON_FAILURE_MS = 5000;
 
 /** Counters of one live capture. */
 export interface CaptureStats {
@@ -39,7 +42,8 @@ export interface CaptureStats {
  *
  * Lifetime: `stop()` ends the stream gracefully (what the kernel already captured is delivered, then 'end');
  * `destroy()` ends it at once. Either may be called from inside a 'data' handler. A device that disappears
- * (for example the container's veth when the container dies) destroys the stream with a CaptureFailedError.
+ * (for example the container's veth when the container dies) first delivers what the kernel still held, then
+ * destroys the stream with a CaptureFailedError.
  */
 export class LiveCapture extends Readable {
   readonly options: ResolvedCaptureOptions;
@@ -57,6 +61,7 @@ export class LiveCapture extends Readable {
   private readonly native: NativeLiveCapture;
   private finalStats: CaptureStats | undefined;
   private stopping = false;
+  private failing = false;
 
   private constructor(native: NativeLiveCapture, options: ResolvedCaptureOptions) {
     super({ objectMode: true, highWaterMark: options.highWaterMark });
@@ -125,15 +130,43 @@ export class LiveCapture extends Readable {
 
   private onNative(err: (Error & { code?: string }) | null, data: Buffer | null, count: number): void {
     if (err) {
-      this.closeNative();
-      this.destroy(
-        new CaptureFailedError(`capture on ${this.options.device} failed: ${err.message}`, { cause: err }),
-      );
+      void this.failAfterDrain(err);
       return;
     }
     if (data === null || this.finalStats) return;
     const batch: PacketBatch = { data, count };
     if (!this.push(batch)) this.native.pause();
+  }
+
+  /**
+   * The device went away (or the socket failed). The kernel may still hold a block it retires only after the
+   * block timeout: wait for it, deliver what it holds, let the consumer take what is buffered, then fail with
+   * libpcap's own account of what happened.
+   */
+  private async failAfterDrain(first: Error): Promise<void> {
+    if (this.failing || this.finalStats) return;
+    this.failing = true;
+    let cause: unknown = first;
+    if (!this.options.immediate) await delay(this.options.timeoutMs + 10);
+    try {
+      for (let batch = this.native.readNow(); batch !== null; batch = this.native.readNow()) {
+        if (this.destroyed) return;
+        this.push(batch satisfies PacketBatch);
+      }
+    } catch (err) {
+      cause = err; // e.g. "The interface disappeared": clearer than the poll error that woke us
+    }
+    for (
+      let waited = 0;
+      this.readableLength > 0 && !this.destroyed && waited < DRAIN_ON_FAILURE_MS;
+      waited += 20
+    ) {
+      await delay(20);
+    }
+    this.closeNative();
+    this.destroy(
+      new CaptureFailedError(`capture on ${this.options.device} failed: ${messageOf(cause)}`, { cause }),
+    );
   }
 
   private drainAndEnd(): void {
