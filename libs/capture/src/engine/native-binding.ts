@@ -3,7 +3,7 @@
  * this folder.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface NativeStats {
   received: number;
@@ -61,16 +61,22 @@ export interface NativeAddon {
   libVersion(): string;
 }
 
+const ADDON_PATH = join('libs', 'capture', 'native', 'build', 'Release', 'pcap_capture.node');
+
+/**
+ * Finds the built addon: `native/` beside this lib's `src/`, or, from a build output such as
+ * `dist/apps/agent/libs/capture/src/engine`, the nearest ancestor holding `libs/capture/native/build`.
+ */
 function findAddon(): string {
-  // src/engine → ../../native (in the source tree and under dist/, which keeps the same relative layout)
-  const candidates = [
-    join(__dirname, '..', '..', 'native', 'build', 'Release', 'pcap_capture.node'),
-    join(process.cwd(), 'libs', 'capture', 'native', 'build', 'Release', 'pcap_capture.node'),
-  ];
+  const candidates = [join(__dirname, '..', '..', 'native', 'build', 'Release', 'pcap_capture.node')];
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    candidates.push(join(dir, ADDON_PATH));
+    if (dirname(dir) === dir) break;
+  }
   const found = candidates.find((c) => existsSync(c));
   if (!found) {
     throw new Error(
-      `the capture engine's native addon is not built (looked in ${candidates.join(', ')}); run 'npm run build:native'`,
+      `the capture engine's native addon is not built (no ${ADDON_PATH} above ${__dirname}); run 'npm run build:native'`,
     );
   }
   return found;
