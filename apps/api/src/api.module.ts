@@ -1,0 +1,72 @@
+import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { CaptureAuthorizer, CaptureTargetResolver, CloudControllerClient, UaaTokenValidator } from '@pcap/cf';
+
+import { AgentClient } from './agents/agent.client';
+import { UaaAuthGuard } from './auth/uaa-auth.guard';
+import { CaptureAuditLog } from './captures/capture-audit.log';
+import { CapturePlanner } from './captures/capture-planner.service';
+import { CaptureRegistry } from './captures/capture-registry.service';
+import { CaptureRunner } from './captures/capture-runner.service';
+import { CapturesController } from './captures/captures.controller';
+import { EXCLUDED_ADDRESSES, excludedAddresses } from './captures/excluded-addresses';
+import { CliController } from './cli/cli.controller';
+import { ApiConfig } from './config/api-config';
+import { API_TLS, type ApiTlsMaterial, readTlsMaterial } from './config/tls-material';
+import { HealthController } from './health/health.controller';
+
+/** Releases keep-alive sockets to UAA and Cloud Controller when the app closes. */
+@Injectable()
+class UpstreamSockets implements OnApplicationShutdown {
+  constructor(
+    @Inject(UaaTokenValidator) private readonly validator: UaaTokenValidator,
+    @Inject(CloudControllerClient) private readonly cc: CloudControllerClient,
+  ) {}
+
+  onApplicationShutdown(): void {
+    this.validator.close();
+    this.cc.close();
+  }
+}
+
+@Module({})
+export class ApiModule {
+  /** The whole API for one parsed configuration (TLS files are read here, once). */
+  static forConfig(config: ApiConfig, tls: ApiTlsMaterial = readTlsMaterial(config)): DynamicModule {
+    const cc = new CloudControllerClient({
+      url: config.cloudController.url,
+      ...(tls.ccCa === undefined ? {} : { ca: tls.ccCa }),
+      skipTlsVerify: config.cloudController.skip_tls_verify,
+      timeoutMs: config.cloudController.timeout_seconds * 1000,
+    });
+    const validator = new UaaTokenValidator({
+      uaa: {
+        url: config.uaa.url,
+        ...(tls.uaaCa === undefined ? {} : { ca: tls.uaaCa }),
+        skipTlsVerify: config.uaa.skip_tls_verify,
+        timeoutMs: config.uaa.timeout_seconds * 1000,
+      },
+      ...(config.uaa.issuer === undefined ? {} : { issuer: config.uaa.issuer }),
+      keyRefetchIntervalMs: config.uaa.key_refetch_interval_seconds * 1000,
+    });
+    return {
+      module: ApiModule,
+      controllers: [HealthController, CapturesController, CliController],
+      providers: [
+        { provide: ApiConfig, useValue: config },
+        { provide: API_TLS, useValue: tls },
+        { provide: EXCLUDED_ADDRESSES, useValue: excludedAddresses(config) },
+        { provide: CloudControllerClient, useValue: cc },
+        { provide: UaaTokenValidator, useValue: validator },
+        { provide: CaptureAuthorizer, useValue: new CaptureAuthorizer(cc) },
+        { provide: CaptureTargetResolver, useValue: new CaptureTargetResolver(cc) },
+        UpstreamSockets,
+        UaaAuthGuard,
+        AgentClient,
+        CaptureAuditLog,
+        CapturePlanner,
+        CaptureRegistry,
+        CaptureRunner,
+      ],
+    };
+  }
+}

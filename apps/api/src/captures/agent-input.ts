@@ -1,0 +1,101 @@
+import type { ClientHttp2Stream } from 'node:http2';
+import { Readable } from 'node:stream';
+
+import { encodeControlMessage, encodeSectionHeader, nowNs } from '@pcap/capture';
+
+const SECTION_HEADER_BLOCK = 0x0a0d0d0a;
+/** A block longer than this from an agent is treated as a broken stream. */
+const MAX_BLOCK_BYTES = 16 << 20;
+
+/** What the merge should say about this input if its agent goes away before ending the stream. */
+export interface AgentInputOptions {
+  /** `origin` of the message, e.g. `api`. */
+  readonly origin: string;
+  /** Who this input is, e.g. `instance 1 (web, cell 10.0.0.7)`. */
+  readonly describe: string;
+  readonly instanceIndex: number;
+  /** Called once when the agent's stream ended early (after the message was queued). */
+  readonly onLost?: (reason: string) => void;
+}
+
+/**
+ * The pcapng body of one agent, made safe to merge:
+ *  - only whole blocks are passed on, so an agent that dies mid-block never leaves a torn block in the output;
+ *  - when the HTTP/2 stream closes without ending (agent killed, connection lost), an INSTANCE_UNAVAILABLE message
+ *    is appended and this input ends cleanly, so the merge goes on with the others.
+ *
+ * Backpressure: the HTTP/2 stream is paused while this Readable is over its highWaterMark (HTTP/2 flow control then
+ * holds the agent back). Destroying this Readable cancels the HTTP/2 stream, which aborts the agent's capture.
+ */
+export class AgentInput extends Readable {
+  private pending: Buffer = Buffer.alloc(0);
+  private sawSection = false;
+  private ended = false;
+
+  constructor(
+    private readonly stream: ClientHttp2Stream,
+    private readonly options: AgentInputOptions,
+  ) {
+    super({ highWaterMark: 256 * 1024 });
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    // When the agent's connection dies, the stream is reset (rstCode ≠ 0) yet may still emit 'end'.
+    stream.once('aborted', () => this.finish('the connection to the agent was lost'));
+    stream.once('end', () => {
+      const code = stream.rstCode ?? 0;
+      this.finish(code === 0 ? undefined : `the connection to the agent was lost (HTTP/2 code ${code})`);
+    });
+    stream.once('error', (err: Error) => this.finish(err.message));
+    stream.once('close', () =>
+      this.finish(`the connection to the agent closed (code ${stream.rstCode ?? 0})`),
+    );
+  }
+
+  override _read(): void {
+    if (this.stream.isPaused()) this.stream.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.ended = true;
+    if (!this.stream.closed) this.stream.destroy();
+    callback(error);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.ended) return;
+    const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    let off = 0;
+    while (off + 8 <= data.length) {
+      const length = data.readUInt32LE(off + 4);
+      if (length < 12 || length % 4 !== 0 || length > MAX_BLOCK_BYTES) {
+        this.finish(`the agent sent a malformed block (length ${length})`);
+        return;
+      }
+      if (off + length > data.length) break;
+      if (data.readUInt32LE(off) === SECTION_HEADER_BLOCK) this.sawSection = true;
+      off += length;
+    }
+    this.pending = off < data.length ? Buffer.from(data.subarray(off)) : Buffer.alloc(0);
+    if (off > 0 && !this.push(data.subarray(0, off))) this.stream.pause();
+  }
+
+  /** `why` undefined = the agent ended its stream normally. */
+  private finish(why: string | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (why !== undefined) {
+      const message = encodeControlMessage({
+        type: 'INSTANCE_UNAVAILABLE',
+        origin: this.options.origin,
+        message: `${this.options.describe}: capture lost: ${why}`,
+        timestampNs: nowNs(),
+        fields: { instanceIndex: this.options.instanceIndex },
+      });
+      // A torn block is dropped; a stream that never sent its section header gets one so the message is valid.
+      if (!this.sawSection) this.push(encodeSectionHeader({}));
+      this.push(message);
+      this.options.onLost?.(why);
+    }
+    this.pending = Buffer.alloc(0);
+    this.push(null);
+  }
+}

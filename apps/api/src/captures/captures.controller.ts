@@ -1,0 +1,81 @@
+import { Body, Controller, Get, Inject, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import type { UaaPrincipal } from '@pcap/cf';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+import { Principal, UaaAuthGuard } from '../auth/uaa-auth.guard';
+import { ApiConfig } from '../config/api-config';
+import { REQUEST_ID_HEADER, requestIdOf } from '../http/request-id';
+import { CapturePlanner } from './capture-planner.service';
+import { CaptureRegistry } from './capture-registry.service';
+import { type CaptureRequest, parseCaptureBody, parseSeedQuery } from './capture-request';
+import { CaptureRunner } from './capture-runner.service';
+import { EXCLUDED_ADDRESSES } from './excluded-addresses';
+
+/**
+ * `POST /captures` (JSON, pcapng or pcap) and the seed's `GET /capture?appid=…` (classic pcap). Order: token
+ * (guard) → request validated and filter compiled → Cloud Controller (may the caller capture this app? which
+ * instances?) → concurrency slot → agents. The answer streams until every agent ended, a limit is reached or the
+ * client goes away (which stops every agent).
+ */
+@Controller()
+@UseGuards(UaaAuthGuard)
+export class CapturesController {
+  constructor(
+    @Inject(ApiConfig) private readonly config: ApiConfig,
+    @Inject(EXCLUDED_ADDRESSES) private readonly excluded: readonly string[],
+    private readonly planner: CapturePlanner,
+    private readonly registry: CaptureRegistry,
+    private readonly runner: CaptureRunner,
+  ) {}
+
+  @Post('captures')
+  async start(
+    @Body() body: unknown,
+    @Principal() principal: UaaPrincipal,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const request = parseCaptureBody(body, this.config, this.excluded);
+    await this.run(principal, request, req, reply);
+  }
+
+  @Get('capture')
+  async seed(
+    @Query() query: unknown,
+    @Principal() principal: UaaPrincipal,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const request = parseSeedQuery(query, this.config, this.excluded);
+    await this.run(principal, request, req, reply);
+  }
+
+  private async run(
+    principal: UaaPrincipal,
+    request: CaptureRequest,
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<void> {
+    const requestId = requestIdOf(req);
+    const targets = await this.planner.plan(principal, request, requestId);
+    const slot = this.registry.reserve(principal.userId);
+    let started;
+    try {
+      started = await this.runner.start(principal, request, targets, requestId, slot);
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
+    const { output } = started;
+    // The client going away is not an error: destroying the output stops every agent.
+    reply.raw.once('close', () => {
+      if (!output.readableEnded) output.destroy();
+    });
+    await reply
+      .status(200)
+      .header('content-type', started.contentType)
+      .header('x-capture-id', started.id)
+      .header(REQUEST_ID_HEADER, requestId)
+      .send(output);
+  }
+}

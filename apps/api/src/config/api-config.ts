@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+
+import { SNAPLEN_MAX, SNAPLEN_MIN } from '@pcap/capture';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+import { ApiConfigError } from './api-config.error';
+
+const filePath = z.string().min(1, 'must be a file path');
+const positiveInt = z.number().int().positive();
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+/** `host:port` of an agent (IPv4 or a name; IPv6 in brackets). */
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port');
+
+const upstream = z.strictObject({
+  url: httpUrl,
+  /** PEM file of the CA to trust for this endpoint (replaces the system store). */
+  ca: filePath.optional(),
+  skip_tls_verify: z.boolean().default(false),
+  timeout_seconds: positiveInt.max(300).default(10),
+});
+
+const schema = z
+  .strictObject({
+    listen: z
+      .strictObject({
+        host: z.string().min(1).default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Serve HTTPS (HTTP/1.1 and HTTP/2); absent = plain HTTP (behind gorouter, which terminates TLS). */
+        tls: z.strictObject({ certificate: filePath, private_key: filePath }).optional(),
+      })
+      .prefault({}),
+    uaa: upstream.extend({
+      /** Expected `iss`; absent = discovered from the UAA's openid-configuration. */
+      issuer: z.string().min(1).optional(),
+      /** Least time between two refetches of `/token_keys` caused by an unknown key id or a bad signature. */
+      key_refetch_interval_seconds: z.number().min(0).max(3600).default(30),
+    }),
+    cloud_controller: upstream,
+    agents: z.strictObject({
+      /** Port every agent listens on (at the cell IP Cloud Controller reports as `host`). */
+      port: z.number().int().min(1).max(65535).default(9494),
+      /** Optional map from a cell `host` (as CC reports it) to the agent's `host:port`, overriding `port`. */
+      endpoints: z.record(z.string().min(1), hostPort).default({}),
+      mtls: z.strictObject({
+        certificate: filePath,
+        private_key: filePath,
+        ca: filePath,
+        /** Name the agents' certificates must carry (CN/SAN); checked instead of the dialled address. */
+        server_name: z.string().min(1).default('pcap-agent.service.cf.internal'),
+      }),
+      connect_timeout_seconds: positiveInt.max(120).default(10),
+      /**
+       * Addresses removed from every capture with `not host …` so a capture never sees the API's own stream.
+       * Absent = this machine's non-loopback interface addresses.
+       */
+      exclude_addresses: z.array(z.string().refine((a) => isIP(a) !== 0, 'must be an IP address')).optional(),
+    }),
+    policy: z
+      .strictObject({
+        require_ssh_enabled: z.boolean().default(false),
+        admins_only: z.boolean().default(false),
+        allow_read_only_admins: z.boolean().default(false),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        concurrent_captures: positiveInt.max(100_000).default(50),
+        concurrent_captures_per_user: positiveInt.max(100_000).default(3),
+        instances_per_capture: positiveInt.max(10_000).default(20),
+        max_duration_seconds: positiveInt.max(7 * 24 * 3600).default(3600),
+        max_bytes: positiveInt.optional(),
+        max_packets: positiveInt.optional(),
+        snaplen_max: z.number().int().min(SNAPLEN_MIN).max(SNAPLEN_MAX).default(65535),
+      })
+      .prefault({}),
+    stream: z
+      .strictObject({
+        /** Bytes waiting for a slow client above which packets are discarded (and counted). */
+        high_watermark_bytes: positiveInt.default(8 << 20),
+        /** Bytes below which a congested client stream resumes. */
+        low_watermark_bytes: positiveInt.default(4 << 20),
+      })
+      .prefault({})
+      .refine((s) => s.low_watermark_bytes < s.high_watermark_bytes, {
+        message: 'low_watermark_bytes must be below high_watermark_bytes',
+      }),
+    drain_timeout_seconds: positiveInt.max(3600).default(30),
+    cli: z
+      .strictObject({
+        /** Folder whose files `GET /cli/<file>` serves (the cf CLI plugin binaries); absent = 404. */
+        binaries_dir: filePath.optional(),
+      })
+      .prefault({}),
+    logging: z.strictObject({ format: z.enum(['json', 'text']).default('json') }).prefault({}),
+  })
+  .refine((c) => c.uaa.skip_tls_verify === false || c.uaa.ca === undefined, {
+    message: 'give either ca or skip_tls_verify, not both',
+    path: ['uaa', 'skip_tls_verify'],
+  })
+  .refine((c) => c.cloud_controller.skip_tls_verify === false || c.cloud_controller.ca === undefined, {
+    message: 'give either ca or skip_tls_verify, not both',
+    path: ['cloud_controller', 'skip_tls_verify'],
+  })
+  .refine((c) => c.limits.concurrent_captures_per_user <= c.limits.concurrent_captures, {
+    message: 'must not exceed limits.concurrent_captures',
+    path: ['limits', 'concurrent_captures_per_user'],
+  });
+
+export type ApiConfigData = z.output<typeof schema>;
+
+/**
+ * The API's configuration. Parsed once at boot; every problem is reported together, then the process stops.
+ * Nothing outside `config/` reads files or the environment for settings.
+ */
+export class ApiConfig {
+  private constructor(readonly data: ApiConfigData) {}
+
+  get listen(): ApiConfigData['listen'] {
+    return this.data.listen;
+  }
+  get uaa(): ApiConfigData['uaa'] {
+    return this.data.uaa;
+  }
+  get cloudController(): ApiConfigData['cloud_controller'] {
+    return this.data.cloud_controller;
+  }
+  get agents(): ApiConfigData['agents'] {
+    return this.data.agents;
+  }
+  get policy(): ApiConfigData['policy'] {
+    return this.data.policy;
+  }
+  get limits(): ApiConfigData['limits'] {
+    return this.data.limits;
+  }
+  get stream(): ApiConfigData['stream'] {
+    return this.data.stream;
+  }
+  get drainTimeoutSeconds(): number {
+    return this.data.drain_timeout_seconds;
+  }
+  get cli(): ApiConfigData['cli'] {
+    return this.data.cli;
+  }
+  get logging(): ApiConfigData['logging'] {
+    return this.data.logging;
+  }
+
+  /** Reads and validates a YAML file; throws one ApiConfigError naming the file and listing each bad key. */
+  static load(file: string): ApiConfig {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ApiConfigError(file, [`cannot read: ${(err as Error).message}`], { cause: err });
+    }
+    let raw: unknown;
+    try {
+      raw = parseYaml(text, { prettyErrors: true });
+    } catch (err) {
+      throw new ApiConfigError(file, [`invalid YAML: ${(err as Error).message}`], { cause: err });
+    }
+    return ApiConfig.fromObject(raw ?? {}, file);
+  }
+
+  /** Validates an already parsed document (as `load` does after reading YAML). */
+  static fromObject(raw: unknown, source = '<object>'): ApiConfig {
+    const result = schema.safeParse(raw);
+    if (!result.success) {
+      throw new ApiConfigError(
+        source,
+        result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+      );
+    }
+    return new ApiConfig(result.data);
+  }
+}
