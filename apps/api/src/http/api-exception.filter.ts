@@ -53,8 +53,7 @@ export interface ErrorBody {
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger(ApiExceptionFilter.name);
 
-  catch(thrown: unknown, host: ArgumentsHost): void {
-    const exception = unwrapStaleSocket(thrown);
+  catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();
@@ -87,15 +86,6 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (reply.sent || reply.raw.headersSent) return;
     void reply.status(status).header('x-vcap-request-id', requestId).send(body);
   }
-}
-
-/**
- * Workaround for libs/cf: JsonHttpClient retries a GET once on a reset keep-alive socket, but when the retry also
- * lands on a stale pooled socket its internal StaleSocketError escapes instead of the CfUnavailableError it carries.
- */
-function unwrapStaleSocket(e: unknown): unknown {
-  if (e instanceof Error && 'unavailable' in e && e.unavailable instanceof CfError) return e.unavailable;
-  return e;
 }
 
 /** Fastify's own request errors (bad JSON, unsupported media type, body too large) carry a 4xx statusCode. */

@@ -90,12 +90,17 @@ export class JsonHttpClient {
   }
 
   async request(req: HttpJsonRequest): Promise<HttpJsonResponse> {
-    try {
-      return await this.send(req);
-    } catch (err: unknown) {
-      // A keep-alive socket the server closed while idle fails on reuse; Node's docs advise one retry (GET only).
-      if (err instanceof StaleSocketError && (req.method ?? 'GET') === 'GET') return this.send(req);
-      throw err instanceof StaleSocketError ? err.unavailable : err;
+    // A keep-alive socket the server closed while idle fails on reuse; Node's docs advise retrying (GET only).
+    // Several pooled sockets may be stale at once, so each retry may meet another one: a few tries, then the
+    // failure is what it is, the system being unavailable.
+    const tries = (req.method ?? 'GET') === 'GET' ? STALE_SOCKET_TRIES : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.send(req);
+      } catch (err: unknown) {
+        if (!(err instanceof StaleSocketError)) throw err;
+        if (attempt >= tries) throw err.unavailable;
+      }
     }
   }
 
@@ -163,6 +168,9 @@ export class JsonHttpClient {
     });
   }
 }
+
+/** Tries of a GET whose reused keep-alive socket turned out closed. */
+const STALE_SOCKET_TRIES = 3;
 
 class StaleSocketError extends Error {
   constructor(readonly unavailable: CfUnavailableError) {
