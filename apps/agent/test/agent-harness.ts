@@ -125,13 +125,19 @@ export function request(
     // TLS 1.3: a refused client certificate is reported after the client's handshake, as a session error
     // (the server's alert); give it the chance to be the reason before reporting the bare close.
     let sessionError: Error | undefined;
-    session.once('error', (err: Error) => (sessionError = err));
+    const onSessionError = (err: Error): void => {
+      sessionError = err;
+    };
+    session.once('error', onSessionError);
     stream.once('close', () => {
-      if (headers[':status'] !== undefined) return;
-      setTimeout(
-        () => reject(sessionError ?? new Error(`closed without a response (rst code ${stream.rstCode})`)),
-        50,
-      );
+      if (headers[':status'] !== undefined) {
+        session.off('error', onSessionError);
+        return;
+      }
+      setTimeout(() => {
+        session.off('error', onSessionError);
+        reject(sessionError ?? new Error(`closed without a response (rst code ${stream.rstCode})`));
+      }, 50);
     });
     stream.end(body !== undefined ? JSON.stringify(body) : undefined);
   });
