@@ -65,7 +65,8 @@ const ADDON_PATH = join('libs', 'capture', 'native', 'build', 'Release', 'pcap_c
 
 /**
  * Finds the built addon: `native/` beside this lib's `src/`, or, from a build output such as
- * `dist/apps/agent/libs/capture/src/engine`, the nearest ancestor holding `libs/capture/native/build`.
+ * `dist/apps/agent/libs/capture/src/engine`, the nearest ancestor holding `libs/capture/native/build`, and last the
+ * working directory.
  */
 function findAddon(): string {
   const candidates = [join(__dirname, '..', '..', 'native', 'build', 'Release', 'pcap_capture.node')];
@@ -73,6 +74,7 @@ function findAddon(): string {
     candidates.push(join(dir, ADDON_PATH));
     if (dirname(dir) === dir) break;
   }
+  candidates.push(join(process.cwd(), ADDON_PATH)); // a build output placed outside the checkout
   const found = candidates.find((c) => existsSync(c));
   if (!found) {
     throw new Error(
