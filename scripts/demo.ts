@@ -1,11 +1,12 @@
 /**
- * The quickstart's main job: a local capture through the engine, on embedded defaults.
+ * The engine-only demo (`npm run demo:engine`): a local capture through the capture engine alone, on embedded
+ * defaults (the quickstart's `npm start` runs the whole path: scripts/demo-full.ts).
  * Creates two test hosts in network namespaces ("client" and "app"), sends bounded UDP and TCP traffic from
  * one to the other, captures it *inside* the app's namespace from this (root) namespace, writes a pcapng file
  * (section header, an interface description naming the target, packets, a control message, statistics) and
  * lets the real Wireshark tools summarise it. Cleans up everything it created.
  *
- * Usage (as root): npm start [-- --out FILE] [--udp N] [--tcp-bytes N]
+ * Usage (as root): npm run demo:engine [-- --out FILE] [--udp N] [--tcp-bytes N]
  */
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
