@@ -13,6 +13,10 @@ packages=(
   runc busybox-static  # simulated Diego cells: real runc containers with a busybox rootfs
   openssl        # certificates for local mTLS
   ca-certificates
+  prometheus     # promtool checks the /metrics output of both apps
+  golang-go      # builds the Go net/rpc server that stands in for the cf CLI in plugin tests
+  ruby           # renders the BOSH job templates with ERB, as the director does
+  postgresql     # scheduled captures with several API instances share a PostgreSQL database
 )
 missing=()
 for p in "${packages[@]}"; do
