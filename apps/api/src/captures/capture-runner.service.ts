@@ -190,6 +190,7 @@ export class CaptureRunner {
     this.registry.track({
       id,
       requestId,
+      userId: principal.userId,
       finished,
       stop: (reason) => {
         output.message({ type: 'CAPTURE_STOPPED', origin: 'api', message: reason, timestampNs: nowNs() });

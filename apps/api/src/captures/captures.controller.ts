@@ -1,4 +1,18 @@
-import { Body, Controller, Get, Inject, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import type { UaaPrincipal } from '@pcap/cf';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -37,6 +51,18 @@ export class CapturesController {
   ): Promise<void> {
     const request = parseCaptureBody(body, this.config, this.excluded);
     await this.run(principal, request, req, reply);
+  }
+
+  /**
+   * Graceful stop of a running capture by the user who started it: every agent drains what it captured and ends
+   * with statistics; the capture's stream then ends with a CAPTURE_STOPPED message. 404 for an unknown id or
+   * another user's capture.
+   */
+  @Delete('captures/:id')
+  @HttpCode(HttpStatus.ACCEPTED)
+  stop(@Param('id') id: string, @Principal() principal: UaaPrincipal): { id: string; status: 'stopping' } {
+    this.registry.stop(id, principal.userId);
+    return { id, status: 'stopping' };
   }
 
   @Get('capture')
