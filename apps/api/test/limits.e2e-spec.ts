@@ -13,6 +13,7 @@ import { BoundedPacketQueue, type ControlMessage, readPcapng } from '@pcap/captu
 
 import {
   AgentProcess,
+  ApiProcess,
   apiConfigObject,
   ApiTestCerts,
   baseModel,
@@ -135,7 +136,7 @@ describe('pcap API limits, backpressure, audit and drain (one cell, real agent)'
   async function capture(
     body: Record<string, unknown>,
     traffic: () => Promise<void>,
-    options: { requestId?: string; readAfter?: () => Promise<void>; target?: ApiUnderTest } = {},
+    options: { requestId?: string; readAfter?: () => Promise<void>; target?: { url: string } } = {},
   ): Promise<{ status: number; file: string; data: Buffer; parsed: Parsed }> {
     const res = await open(`${(options.target ?? api)!.url}/captures`, {
       method: 'POST',
@@ -339,16 +340,15 @@ describe('pcap API limits, backpressure, audit and drain (one cell, real agent)'
     for (const l of logger.lines) for (const s of secrets) expect(l).not.toContain(s);
   }, 60000);
 
-  it('SIGTERM drain: health 503 draining, new captures 503 DRAINING, the running capture ends with its data', async () => {
-    const draining = await ApiUnderTest.start(
+  it('SIGTERM to the API process: health 503 draining, new captures 503 DRAINING, the running capture ends with its data, exit 0', async () => {
+    const draining = await ApiProcess.start(
       apiConfigObject(world!, certs!, {
         agents: { endpoints: { [HOST]: agent!.endpoint } },
         drain_timeout_seconds: 20,
       }),
     );
-    const pid = agent!.child.pid!;
-    let closing: Promise<void> | undefined;
-    let closedAt = 0;
+    const agentPid = agent!.child.pid!;
+    let signalledAt = 0;
     let stopped = false;
     try {
       const result = await capture(
@@ -357,12 +357,10 @@ describe('pcap API limits, backpressure, audit and drain (one cell, real agent)'
           await cell!.sendUdpTo(instances[0]!, { port: 7700, count: 20, size: 80, gapUs: 500 });
           await sleep(1500);
           // A stopped agent holds the drain open, so the draining state can be observed without a race.
-          process.kill(pid, 'SIGSTOP');
+          process.kill(agentPid, 'SIGSTOP');
           stopped = true;
-          const t0 = Date.now();
-          closing = draining.close().then(() => {
-            closedAt = Date.now() - t0;
-          });
+          signalledAt = Date.now();
+          process.kill(draining.pid, 'SIGTERM');
           let health = await call(`${draining.url}/health`);
           for (let i = 0; i < 50 && health.status !== 503; i++) {
             await sleep(100);
@@ -377,22 +375,24 @@ describe('pcap API limits, backpressure, audit and drain (one cell, real agent)'
           });
           expect(refused.status).toBe(503);
           expect(json(refused).code).toBe('DRAINING');
-          process.kill(pid, 'SIGCONT');
+          process.kill(agentPid, 'SIGCONT');
           stopped = false;
         },
         { target: draining },
       );
-      await closing;
-      expect(closedAt).toBeLessThan(20000);
+      const exit = await draining.exited;
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(Date.now() - signalledAt).toBeLessThan(20000);
       expect(result.status).toBe(200);
       expect(
         result.parsed.messages.some((m) => m.type === 'CAPTURE_STOPPED' && /shutting down/.test(m.message)),
       ).toBe(true);
       expect(result.parsed.statistics).toBe(1);
       expect(tsharkFields(result.file, ['udp.dstport'], 'udp')).toHaveLength(20);
+      expect(draining.output()).toMatch(/SIGTERM: draining/);
     } finally {
-      if (stopped) process.kill(pid, 'SIGCONT');
-      await (closing ?? draining.close()).catch(() => undefined);
+      if (stopped) process.kill(agentPid, 'SIGCONT');
+      await draining.stop();
     }
   }, 90000);
 });
