@@ -146,15 +146,28 @@ function workersOf(pid: number): number[] {
   return out;
 }
 
-/** VmRSS of the agent's workers together, in MB. */
-function workersRssMb(pid: number): number {
-  return workersOf(pid).reduce((sum, w) => {
+/** Proportional set size (shared pages divided among the processes mapping them), in MB. */
+function pssMbOf(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? NaN) / 1024;
+}
+
+/**
+ * The agent's workers together: VmRSS summed (counts the shared libraries they map once per worker) and the
+ * agent + workers' PSS summed (each shared page counted once overall: the memory they really take), in MB.
+ */
+function workersMemory(pid: number): { rssMb: number; totalPssMb: number } {
+  let rssMb = 0;
+  let totalPssMb = pssMbOf(pid);
+  for (const w of workersOf(pid)) {
     try {
-      return sum + memoryOf(w).rssMb;
+      rssMb += memoryOf(w).rssMb;
+      totalPssMb += pssMbOf(w);
     } catch {
-      return sum;
+      // exited while we looked
     }
-  }, 0);
+  }
+  return { rssMb, totalPssMb };
 }
 
 interface Memory {
@@ -425,6 +438,8 @@ interface RssResult {
   /** The capture workers' RSS together, and agent + workers, at their sampled peaks. */
   workersPeakMb: number;
   totalPeakMb: number;
+  /** Agent + workers, PSS summed: shared library pages counted once. */
+  totalPssPeakMb: number;
   after: Memory;
   perCapture: string[];
   sentPps: number;
@@ -435,14 +450,20 @@ async function runRss(agent: Agent, containers: readonly CellContainer[]): Promi
   await sleep(300);
   const started = memoryOf(agent.pid);
   let peak = started;
-  let workersPeak = workersRssMb(agent.pid);
-  let totalPeak = started.rssMb + workersPeak;
+  let workersPeak = 0;
+  let totalPeak = 0;
+  let totalPssPeak = 0;
+  const sample = (m: Memory): void => {
+    const w = workersMemory(agent.pid);
+    workersPeak = Math.max(workersPeak, w.rssMb);
+    totalPeak = Math.max(totalPeak, m.rssMb + w.rssMb);
+    totalPssPeak = Math.max(totalPssPeak, w.totalPssMb);
+  };
+  sample(started);
   const sampler = setInterval(() => {
     const m = memoryOf(agent.pid);
     if (m.rssMb > peak.rssMb) peak = m;
-    const w = workersRssMb(agent.pid);
-    workersPeak = Math.max(workersPeak, w);
-    totalPeak = Math.max(totalPeak, m.rssMb + w);
+    sample(m);
   }, 100);
   let gens: { sent: number; pps: number }[];
   try {
@@ -465,6 +486,7 @@ async function runRss(agent: Agent, containers: readonly CellContainer[]): Promi
     peak,
     workersPeakMb: workersPeak,
     totalPeakMb: totalPeak,
+    totalPssPeakMb: totalPssPeak,
     after: memoryOf(agent.pid),
     perCapture,
     sentPps: gens.reduce((s, g) => s + g.pps, 0),
@@ -509,7 +531,7 @@ async function main(): Promise<void> {
       const run = await runRss(agent, containers);
       rss.push({ mode, idle, run });
       console.log(
-        `RSS with ${CAPTURES} captures (${mode}): just started ${mb(run.started)}; peak under ${run.sentPps.toFixed(0)} pkt/s in total ${mb(run.peak)} (VmHWM ${run.peak.hwmMb.toFixed(1)} MB); capture workers together ${run.workersPeakMb.toFixed(1)} MB, agent + workers ${run.totalPeakMb.toFixed(1)} MB; after they ended ${mb(run.after)}`,
+        `RSS with ${CAPTURES} captures (${mode}): just started ${mb(run.started)}; peak under ${run.sentPps.toFixed(0)} pkt/s in total ${mb(run.peak)} (VmHWM ${run.peak.hwmMb.toFixed(1)} MB); capture workers together ${run.workersPeakMb.toFixed(1)} MB, agent + workers ${run.totalPeakMb.toFixed(1)} MB RSS summed, ${run.totalPssPeakMb.toFixed(1)} MB PSS summed; after they ended ${mb(run.after)}`,
       );
       for (const [i, line] of run.perCapture.entries()) console.log(`  capture ${i + 1}: ${line}`);
       console.log(HEADER);
@@ -583,7 +605,7 @@ async function main(): Promise<void> {
   }
   for (const r of rss) {
     console.log(
-      `RSS ${r.mode.padEnd(9)}: idle ${r.idle.rssMb.toFixed(1)} MB; ${CAPTURES} captures: peak ${r.run.peak.rssMb.toFixed(1)} MB sampled, VmHWM ${r.run.peak.hwmMb.toFixed(1)} MB, + workers ${r.run.workersPeakMb.toFixed(1)} MB = ${r.run.totalPeakMb.toFixed(1)} MB (target ≤ 120 MB, agent + workers: ${r.run.totalPeakMb <= 120 ? 'met' : 'NOT met'})`,
+      `RSS ${r.mode.padEnd(9)}: idle ${r.idle.rssMb.toFixed(1)} MB; ${CAPTURES} captures: peak ${r.run.peak.rssMb.toFixed(1)} MB sampled, VmHWM ${r.run.peak.hwmMb.toFixed(1)} MB, + workers ${r.run.workersPeakMb.toFixed(1)} MB = ${r.run.totalPeakMb.toFixed(1)} MB RSS summed (shared libraries counted per process), ${r.run.totalPssPeakMb.toFixed(1)} MB PSS summed (target ≤ 120 MB for agent + workers: RSS sum ${r.run.totalPeakMb <= 120 ? 'met' : 'NOT met'}, PSS sum ${r.run.totalPssPeakMb <= 120 ? 'met' : 'NOT met'})`,
     );
   }
   console.log(`total time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
