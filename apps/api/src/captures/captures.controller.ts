@@ -18,7 +18,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import { Principal, UaaAuthGuard } from '../auth/uaa-auth.guard';
 import { ApiConfig } from '../config/api-config';
-import { REQUEST_ID_HEADER, requestIdOf } from '../http/request-id';
+import { requestIdOf } from '../http/request-id';
+import { sendCapture } from './capture-reply';
+import { planForApp } from './capture-plan';
 import { CapturePlanner } from './capture-planner.service';
 import { CaptureRegistry } from './capture-registry.service';
 import { type CaptureRequest, parseCaptureBody, parseSeedQuery } from './capture-request';
@@ -87,21 +89,11 @@ export class CapturesController {
     const slot = this.registry.reserve(principal.userId);
     let started;
     try {
-      started = await this.runner.start(principal, request, targets, requestId, slot);
+      started = await this.runner.start(principal, request, planForApp(targets), requestId, slot);
     } catch (err) {
       slot.release();
       throw err;
     }
-    const { output } = started;
-    // The client going away is not an error: destroying the output stops every agent.
-    reply.raw.once('close', () => {
-      if (!output.readableEnded) output.destroy();
-    });
-    await reply
-      .status(200)
-      .header('content-type', started.contentType)
-      .header('x-capture-id', started.id)
-      .header(REQUEST_ID_HEADER, requestId)
-      .send(output);
+    await sendCapture(reply, started, requestId);
   }
 }
