@@ -383,6 +383,33 @@ describe('pcap-agent job', () => {
   });
 });
 
+describe('drain scripts', () => {
+  it("are the same script in both jobs (bosh/test/drain.e2e-spec.ts runs the agent's), waiting drain timeout + 15 s", () => {
+    const api = renderOk('pcap-api', {
+      properties: nested({
+        'uaa.url': 'https://uaa.example.com',
+        'cloud_controller.url': 'https://api.example.com',
+        'agents.mtls.certificate': pem('api-client.crt'),
+        'agents.mtls.private_key': pem('api-client.key'),
+        'agents.mtls.ca': pem('ca.crt'),
+        drain_timeout_seconds: 40,
+      }),
+    }).read('bin/drain');
+    const agent = renderOk('pcap-agent', {
+      properties: nested({
+        'tls.certificate': pem('agent.crt'),
+        'tls.private_key': pem('agent.key'),
+        'tls.client_ca': pem('ca.crt'),
+        'capture.drain_timeout_seconds': 40,
+      }),
+      spec: SPEC,
+    }).read('bin/drain');
+    const code = (script: string): string[] => script.split('\n').filter((line) => !line.startsWith('# '));
+    expect(code(api).map((line) => line.replaceAll('pcap-api', 'pcap-agent'))).toEqual(code(agent));
+    expect(api).toContain('wait_seconds=55\n');
+  });
+});
+
 describe('render.rb', () => {
   it('uses ERB trim mode "-" as BOSH does', () => {
     const source = '<%- [1, 2].each do |i| -%>\nline <%= i %>\n<%- end -%>\ndone\n';
