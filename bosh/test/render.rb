@@ -110,7 +110,12 @@ class EvaluationContext
       PropertyLookup.put(@properties, name, value) unless value.nil?
     end
     @declared = (job_spec['properties'] || {}).keys
-    instance = { 'job' => { 'name' => job_spec['name'] }, 'deployment' => 'test', 'bootstrap' => false }
+    # What the director always sets; a context's `spec` overrides any of it.
+    instance = {
+      'name' => job_spec['name'], 'id' => '5b9f6a44-0c1e-4d3a-9a55-7d0e6c1f2a01', 'index' => 0,
+      'address' => '10.0.0.10', 'ip' => '10.0.0.10', 'az' => 'z1', 'deployment' => 'test', 'bootstrap' => true,
+      'job' => { 'name' => job_spec['name'] }
+    }
     instance.merge!(context.fetch('spec', {}))
     instance['properties'] = @properties
     @spec = OpenStruct.new(instance)

@@ -446,5 +446,57 @@ describe('render.rb', () => {
     writeFileSync(join(job, 'templates', 't.erb'), "<%= p('a.b') %>/<%= p('c', 'none') %>\n");
     expect(run()).toBe('rendered');
     expect(readFileSync(join(dir, 'out', 'out', 't'), 'utf8')).toBe('5/none\n');
+
+    // spec and links as templates see them; a link the spec does not consume does not exist.
+    writeFileSync(
+      join(job, 'spec'),
+      'name: demo\ntemplates: {t.erb: out/t}\nconsumes: [{name: peer, type: peer}, {name: other, type: other, optional: true}]\n' +
+        'properties: {c: {description: y}}\n',
+    );
+    writeFileSync(
+      join(job, 'templates', 't.erb'),
+      [
+        '<%= spec.name %>/<%= spec.id %>/<%= spec.index %>/<%= spec.address %>/<%= spec.ip %>/<%= spec.az %>/',
+        '<%= spec.deployment %>/<%= spec.bootstrap %>|<%= link("peer").instances.map(&:address).join(",") %>|',
+        '<%= link("peer").p("port") %>|<%= link("peer").p("missing", "dflt") %>|',
+        '<%- if_link("other") { |l| -%>other<%- }.else { -%>no other<%- } -%>|',
+        '<%- if_p("c") { |c| -%>c=<%= c %><%- }.else { -%>no c<%- } -%>\n',
+      ].join(''),
+    );
+    const instance = (i: number): Record<string, unknown> => ({
+      name: 'peer',
+      id: `p${i}`,
+      index: i,
+      az: 'z1',
+      address: `10.0.1.${i}`,
+      bootstrap: i === 0,
+    });
+    writeFileSync(
+      ctx,
+      JSON.stringify({
+        properties: {},
+        spec: {
+          name: 'grp',
+          id: 'abc',
+          index: 3,
+          address: 'a.b',
+          ip: '10.0.0.3',
+          az: 'z3',
+          deployment: 'd',
+          bootstrap: false,
+        },
+        links: {
+          peer: { instances: [instance(0), instance(1)], properties: { port: 7 } },
+          other: { instances: [], properties: {} },
+          unconsumed: { instances: [], properties: {} },
+        },
+      }),
+    );
+    expect(run()).toBe('rendered');
+    expect(readFileSync(join(dir, 'out', 'out', 't'), 'utf8')).toBe(
+      'grp/abc/3/a.b/10.0.0.3/z3/d/false|10.0.1.0,10.0.1.1|7|dflt|other|no c', // '-%>' ate the newline
+    );
+    writeFileSync(join(job, 'templates', 't.erb'), '<%= link("unconsumed").instances.size %>');
+    expect(run()).toContain("Can't find link 'unconsumed'");
   });
 });
