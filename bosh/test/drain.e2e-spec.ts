@@ -1,29 +1,26 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type ClientHttp2Session } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
 import { DiegoCell, type CellContainer } from '../../test/support/diego-cell';
 import { tsharkFields } from '../../test/support/tcpdump';
 import { RELEASE, renderJob } from './support/bosh-release';
+import { startVcapJob, type VcapJob } from './support/vcap-layout';
 
-const execFileAsync = promisify(execFile);
-const ROOT = join(RELEASE, '..');
 const APP = randomUUID();
 const DRAIN_TIMEOUT = 5;
 
 /**
- * The agent as BOSH runs it, from the rendered job: in a private mount namespace /var is a tmpfs holding
- * /var/vcap/jobs/pcap-agent (the rendered templates), the bpm pid file and the cell's runc at the job's default
- * path, so the rendered config and drain script run unchanged. The rendered bin/drain then stops it during a capture.
+ * The agent started from its rendered job on a simulated Diego cell (real runc container); the rendered bin/drain
+ * stops it during a capture.
  */
 describe('pcap-agent drain script', () => {
   let cell: DiegoCell;
   let work: string;
-  let agent: ChildProcess | undefined;
+  let agent: VcapJob | undefined;
   let session: ClientHttp2Session | undefined;
 
   beforeAll(async () => {
@@ -32,13 +29,13 @@ describe('pcap-agent drain script', () => {
   }, 60000);
   afterAll(async () => {
     session?.destroy();
-    if (agent?.exitCode === null) agent.kill('SIGKILL');
+    agent?.kill();
     await cell?.destroy();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('stops a running capture gracefully, waits for the agent to exit 0 and prints 0', async () => {
-    execFileSync(join(ROOT, 'scripts', 'gen-certs.sh'), [join(work, 'certs')], { stdio: 'ignore' });
+    execFileSync(join(RELEASE, '..', 'scripts', 'gen-certs.sh'), [join(work, 'certs')], { stdio: 'ignore' });
     const pem = (file: string): string => readFileSync(join(work, 'certs', file), 'utf8');
     const rendered = renderJob(
       'pcap-agent',
@@ -55,46 +52,11 @@ describe('pcap-agent drain script', () => {
     );
     if (!rendered.ok) throw new Error(rendered.error);
     expect(rendered.read('bin/drain')).toContain(`wait_seconds=${DRAIN_TIMEOUT + 15}\n`);
-
-    const boot = [
-      'set -eu',
-      'mount -t tmpfs tmpfs /var',
-      'mkdir -p /var/vcap/jobs /var/vcap/sys/run/bpm/pcap-agent /var/vcap/packages/runc/bin',
-      `ln -s "${rendered.dir}" /var/vcap/jobs/pcap-agent`,
-      'ln -s "$(command -v runc)" /var/vcap/packages/runc/bin/runc',
-      'echo $$ > /var/vcap/sys/run/bpm/pcap-agent/pcap-agent.pid',
-      `cd "${ROOT}"`,
-      `exec "${process.execPath}" -r ts-node/register/transpile-only -r tsconfig-paths/register apps/agent/src/main.ts /var/vcap/jobs/pcap-agent/config/agent.yml`,
-    ].join('\n');
-    const proc = spawn('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', boot], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') },
-    });
-    agent = proc;
-    let output = '';
-    let timer: NodeJS.Timeout | undefined;
-    const port = await new Promise<number>((resolve, reject) => {
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        const m = /listening on 127\.0\.0\.1:(\d+)/.exec(output);
-        if (m) resolve(Number(m[1]));
-      };
-      proc.stdout.on('data', onData);
-      proc.stderr.on('data', onData);
-      proc.once('exit', (code) => reject(new Error(`agent exited ${code}: ${output}`)));
-      timer = setTimeout(() => reject(new Error(`agent did not start: ${output}`)), 45000);
-    }).finally(() => clearTimeout(timer));
-    let exitedAt = Infinity;
-    const exited = new Promise<number | null>((resolve) =>
-      proc.once('exit', (code) => {
-        exitedAt = Date.now();
-        resolve(code);
-      }),
-    );
-    const pid = proc.pid as number;
+    const job = await startVcapJob('pcap-agent', rendered.dir, 'agent');
+    agent = job;
 
     const c = cell.containers[0] as CellContainer;
-    const s = connect(`https://127.0.0.1:${port}`, {
+    const s = connect(`https://127.0.0.1:${job.port}`, {
       ca: pem('ca.crt'),
       servername: 'localhost',
       key: pem('api-client.key'),
@@ -113,26 +75,14 @@ describe('pcap-agent drain script', () => {
     await started;
     await cell.sendUdpTo(c, { port: 7301, count: 30 });
 
-    // BOSH runs bin/drain as root on the VM: here, in the agent's mount namespace, where the bpm pid file is.
     const t0 = Date.now();
-    const drain = await execFileAsync(
-      'nsenter',
-      [
-        `--mount=/proc/${pid}/ns/mnt`,
-        '--',
-        'bash',
-        '/var/vcap/jobs/pcap-agent/bin/drain',
-        'job_shutdown',
-        'hash_unchanged',
-      ],
-      { encoding: 'utf8', timeout: 60000 },
-    );
-    const drainedAt = Date.now();
+    const drain = await job.drain();
     expect(drain.stdout).toBe('0\n'); // the BOSH drain protocol: nothing but the number on stdout
     expect(drain.stderr).toMatch(/pcap-agent drain: SIGTERM to \d+, waiting up to 20s/);
-    expect(await exited).toBe(0);
-    expect(exitedAt).toBeLessThanOrEqual(drainedAt); // the agent had exited when the script returned
-    expect((drainedAt - t0) / 1000).toBeLessThan(DRAIN_TIMEOUT + 15);
+    const exit = await job.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at).toBeLessThanOrEqual(drain.at); // the agent had exited when the script returned
+    expect((drain.at - t0) / 1000).toBeLessThan(DRAIN_TIMEOUT + 15);
 
     await ended;
     const data = Buffer.concat(chunks);
@@ -140,7 +90,7 @@ describe('pcap-agent drain script', () => {
     writeFileSync(file, data);
     expect(tsharkFields(file, ['udp.dstport'], 'udp')).toEqual(Array.from({ length: 30 }, () => ['7301']));
     expect(data.includes(Buffer.from('the agent is shutting down'))).toBe(true);
-    expect(output).toContain('SIGTERM: draining');
+    expect(job.output()).toContain('SIGTERM: draining');
   }, 120000);
 
   it('prints 0 at once when the agent is not running', () => {

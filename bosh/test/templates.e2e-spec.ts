@@ -175,6 +175,21 @@ describe('pcap-api job', () => {
     expect(keys.filter((key) => !declared.includes(key))).toEqual([]);
   });
 
+  it("gives the app's own defaults as spec defaults", () => {
+    const app = ApiConfig.fromObject({
+      uaa: { url: 'https://uaa.example.com' },
+      cloud_controller: { url: 'https://api.example.com' },
+      agents: { mtls: { certificate: '/c', private_key: '/k', ca: '/ca' } },
+    }).data;
+    // listen.tls.enabled is a switch of the template, not a config key.
+    const defaults = Object.entries(spec.properties).filter(
+      ([name, d]) => d?.default !== undefined && name !== 'listen.tls.enabled',
+    );
+    expect(defaults.length).toBeGreaterThan(20);
+    for (const [name, definition] of defaults)
+      expect([name, getPath(app, name)]).toEqual([name, definition?.default]);
+  });
+
   it('takes the agents port from a consumed pcap-agent link when agents.port is not set', () => {
     const link = {
       instances: [
@@ -325,6 +340,18 @@ describe('pcap-agent job', () => {
     const declared = Object.keys(spec.properties);
     const keys = leafPaths(AgentConfig.load(join(out.dir, 'config', 'agent.yml')).data, declared);
     expect(keys.filter((key) => !declared.includes(key))).toEqual([]);
+  });
+
+  it("gives the app's own defaults as spec defaults, except the cell's runc path", () => {
+    const app = AgentConfig.fromObject({
+      tls: { certificate: '/c', private_key: '/k', client_ca: '/ca' },
+    }).data;
+    const defaults = Object.entries(spec.properties).filter(([, d]) => d?.default !== undefined);
+    expect(defaults.length).toBeGreaterThan(15);
+    for (const [name, definition] of defaults) {
+      if (name === 'cell.runc_binary') continue; // the app's default is `runc` on PATH; on a Diego cell it is this
+      expect([name, getPath(app, name)]).toEqual([name, definition?.default]);
+    }
   });
 
   it.each(['tls.certificate', 'tls.private_key', 'tls.client_ca'])(
