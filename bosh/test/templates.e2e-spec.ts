@@ -127,6 +127,16 @@ describe('pcap-api job', () => {
     drain_timeout_seconds: 60,
     'cli.binaries_dir': '/var/vcap/packages/pcap-cli/bin',
     'logging.format': 'text',
+    'bosh.director.url': 'https://10.0.0.6:25555',
+    'bosh.director.ca': pem('ca.crt'),
+    'bosh.director.skip_tls_verify': false,
+    'bosh.director.timeout_seconds': 20,
+    'bosh.uaa.url': 'https://10.0.0.6:8443',
+    'bosh.uaa.ca': pem('ca.crt'),
+    'bosh.uaa.skip_tls_verify': false,
+    'bosh.uaa.timeout_seconds': 20,
+    'bosh.uaa.issuer': 'https://10.0.0.6:8443/oauth/token',
+    'bosh.token_scopes': ['bosh.admin', 'bosh.read'],
   });
 
   it('renders the minimal properties into a config ApiConfig accepts, with certificate files the API can use', () => {
