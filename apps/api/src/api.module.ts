@@ -1,5 +1,12 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { CaptureAuthorizer, CaptureTargetResolver, CloudControllerClient, UaaTokenValidator } from '@pcap/cf';
+import {
+  ClientStreamSinkFactory,
+  MetricsSinkFactory,
+  S3SinkFactory,
+  SINK_FACTORIES,
+  SinkRegistry,
+} from '@pcap/sinks';
 
 import { AgentClient } from './agents/agent.client';
 import { UaaAuthGuard } from './auth/uaa-auth.guard';
@@ -16,6 +23,10 @@ import { CliController } from './cli/cli.controller';
 import { ApiConfig } from './config/api-config';
 import { API_TLS, type ApiTlsMaterial, readTlsMaterial } from './config/tls-material';
 import { HealthController } from './health/health.controller';
+import { ApiMetrics } from './metrics/api-metrics';
+import { MetricsController } from './metrics/metrics.controller';
+import { StoredCapturesController } from './stored/stored-captures.controller';
+import { StoredCaptures } from './stored/stored-captures.service';
 
 /** Releases keep-alive sockets to UAA and Cloud Controller when the app closes. */
 @Injectable()
@@ -59,6 +70,8 @@ export class ApiModule {
         CapturesController,
         CliController,
         ...(config.bosh === undefined ? [] : [BoshCapturesController]),
+        MetricsController,
+        StoredCapturesController,
       ],
       providers: [
         { provide: ApiConfig, useValue: config },
@@ -76,6 +89,18 @@ export class ApiModule {
         CaptureRegistry,
         CaptureRunner,
         ...bosh,
+        ApiMetrics,
+        {
+          provide: SINK_FACTORIES,
+          inject: [ApiMetrics],
+          useFactory: (metrics: ApiMetrics) => [
+            new S3SinkFactory(metrics.s3Observer),
+            new ClientStreamSinkFactory(),
+            new MetricsSinkFactory(),
+          ],
+        },
+        SinkRegistry,
+        StoredCaptures,
       ],
     };
   }

@@ -51,6 +51,8 @@ export function parseBoshCaptureBody(
         maxPackets: b.max_packets,
         maxBytes: b.max_bytes,
         format: b.format ?? 'pcapng',
+        // Storage sinks name objects by org/space/app and authorise downloads by app: app captures only.
+        sink: undefined,
       },
       config,
       excluded,

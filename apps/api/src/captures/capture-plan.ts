@@ -1,5 +1,6 @@
 import type { ControlMessageFields } from '@pcap/capture';
 import type { BoshTarget, CaptureTargets } from '@pcap/cf';
+import type { CaptureRef } from '@pcap/sinks';
 
 import type { AgentTarget } from '../agents/agent.client';
 
@@ -21,6 +22,8 @@ export interface PlannedInstance {
   readonly messageFields: ControlMessageFields;
   /** How the audit event names it. */
   readonly auditKey: number | string;
+  /** Instance index (app instance; BOSH index within its group), when it has one. */
+  readonly index?: number;
 }
 
 /** What a capture runs on, resolved and authorised: its instances and how audit events name the subject. */
@@ -29,6 +32,8 @@ export interface CapturePlan {
   readonly subject: string;
   /** Fields of every audit event of the capture (org/space/app or deployment/groups). */
   readonly audit: Readonly<Record<string, unknown>>;
+  /** How sinks (storage keys, metric labels) name the subject. */
+  readonly ref: Pick<CaptureRef, 'org' | 'space' | 'app' | 'appGuid'>;
   readonly instances: readonly PlannedInstance[];
 }
 
@@ -42,6 +47,12 @@ export function planForApp(targets: CaptureTargets): CapturePlan {
       app: targets.app.name,
       app_guid: targets.app.guid,
       process_type: targets.processType,
+    },
+    ref: {
+      org: targets.org.name,
+      space: targets.space.name,
+      app: targets.app.name,
+      appGuid: targets.app.guid,
     },
     instances: targets.instances.map((t) => {
       const where = t.host === undefined ? '' : `, cell ${t.host}`;
@@ -66,6 +77,7 @@ export function planForApp(targets: CaptureTargets): CapturePlan {
         },
         messageFields: { instanceIndex: t.index },
         auditKey: t.index,
+        index: t.index,
       };
     }),
   };
@@ -80,6 +92,8 @@ export function planForBosh(
   return {
     subject: `deployment '${deployment}' (${groups.join(', ')})`,
     audit: { deployment, instance_groups: [...groups] },
+    // Metric labels (when app labels are on) read org=bosh, space=<deployment>, app=<groups>.
+    ref: { org: 'bosh', space: deployment, app: groups.join('+'), appGuid: '' },
     instances: targets.map((t) => ({
       label: t.origin,
       description: `${t.origin} of deployment ${deployment}${t.host === undefined ? '' : ` (${t.host})`}`,
@@ -97,6 +111,7 @@ export function planForBosh(
       },
       messageFields: { instanceId: t.id, instanceGroup: t.group },
       auditKey: t.origin,
+      ...(t.index === undefined ? {} : { index: t.index }),
     })),
   };
 }

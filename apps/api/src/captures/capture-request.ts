@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 import type { ApiConfig } from '../config/api-config';
 import { BadCaptureRequestError, RequestOverLimitError } from '../http/api.errors';
-import type { CaptureFormat } from './client-stream';
+import type { CaptureFormat } from '@pcap/sinks';
 
 const GUID = /^[0-9a-fA-F-]{8,64}$/;
 const PROCESS_TYPE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -24,6 +24,8 @@ const bodySchema = z.strictObject({
   max_packets: z.number().int().positive().optional(),
   max_bytes: z.number().int().positive().optional(),
   format: z.enum(['pcapng', 'pcap']).optional(),
+  /** A configured storage sink (by name) that also receives the capture. */
+  sink: z.string().min(1).max(63).optional(),
 });
 
 /** Which app: by guid, or by name within a space. */
@@ -43,6 +45,8 @@ export interface CaptureOptions {
   readonly maxPackets: number | undefined;
   readonly maxBytes: number | undefined;
   readonly format: CaptureFormat;
+  /** Name of a configured storage sink that also receives the capture (pcapng only). */
+  readonly sink: string | undefined;
 }
 
 /** A validated Cloud Foundry capture request. */
@@ -62,6 +66,7 @@ export interface UncheckedCaptureOptions {
   readonly maxPackets: number | undefined;
   readonly maxBytes: number | undefined;
   readonly format: CaptureFormat;
+  readonly sink: string | undefined;
 }
 
 export function issues(error: z.ZodError): string {
@@ -100,6 +105,7 @@ export function parseCaptureBody(
       maxPackets: b.max_packets,
       maxBytes: b.max_bytes,
       format: b.format ?? 'pcapng',
+      sink: b.sink,
     },
     config,
     excluded,
@@ -136,6 +142,7 @@ export function parseSeedQuery(raw: unknown, config: ApiConfig, excluded: readon
       maxPackets: undefined,
       maxBytes: undefined,
       format: 'pcap',
+      sink: undefined,
     },
     config,
     excluded,
@@ -201,6 +208,12 @@ export function validateCaptureOptions(
       `${requestedInstances} instances requested; the limit limits.instances_per_capture is ${limits.instances_per_capture}`,
     );
   }
+  if (r.sink !== undefined && config.sink(r.sink) === undefined) {
+    const known = config.sinks.map((s) => s.name);
+    problems.push(
+      `sink: no sink named '${r.sink}' is configured (configured: ${known.join(', ') || 'none'})`,
+    );
+  }
   if (problems.length > 0) throw new BadCaptureRequestError(problems.join('; '));
   if (overLimit.length > 0) throw new RequestOverLimitError(overLimit.join('; '));
   // libpcap's message is the user's answer; compiled before any agent is contacted.
@@ -223,6 +236,7 @@ export function validateCaptureOptions(
     maxPackets,
     maxBytes,
     format: r.format,
+    sink: r.sink,
   };
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 
 import { SNAPLEN_MAX, SNAPLEN_MIN } from '@pcap/capture';
+import { type S3SinkConfig, s3SinkConfigSchema } from '@pcap/sinks';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -12,6 +13,8 @@ const positiveInt = z.number().int().positive();
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 /** `host:port` of an agent (IPv4 or a name; IPv6 in brackets). */
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port');
+
+const SINK_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 const upstream = z.strictObject({
   url: httpUrl,
@@ -107,6 +110,24 @@ const schema = z
         token_scopes: z.array(z.string().min(1)).min(1).default(['bosh.admin']),
       })
       .optional(),
+    /**
+     * Storage sinks users may name in a capture request (`sink: <name>`), keyed by that name. Only `kind: s3` so
+     * far; endpoint, bucket and credentials never come from a request.
+     */
+    sinks: z
+      .record(
+        z.string().regex(SINK_NAME, 'sink names are 1-63 of a-z 0-9 _ - (starting with a letter or digit)'),
+        s3SinkConfigSchema,
+      )
+      .default({}),
+    metrics: z
+      .strictObject({
+        /** Serve `GET /metrics` (Prometheus text format, no authentication) on the API's listener. */
+        enabled: z.boolean().default(true),
+        /** Label per-capture series with org, space and app names (one series per app: opt in knowingly). */
+        app_labels: z.boolean().default(false),
+      })
+      .prefault({}),
   })
   .refine((c) => c.uaa.skip_tls_verify === false || c.uaa.ca === undefined, {
     message: 'give either ca or skip_tls_verify, not both',
@@ -170,6 +191,18 @@ export class ApiConfig {
   }
   get logging(): ApiConfigData['logging'] {
     return this.data.logging;
+  }
+  get metrics(): ApiConfigData['metrics'] {
+    return this.data.metrics;
+  }
+  /** The configured storage sinks, each with its name. */
+  get sinks(): readonly S3SinkConfig[] {
+    return Object.entries(this.data.sinks).map(([name, sink]) => ({ ...sink, name }));
+  }
+  /** The storage sink named `name`, if configured. */
+  sink(name: string): S3SinkConfig | undefined {
+    const sink = Object.hasOwn(this.data.sinks, name) ? this.data.sinks[name] : undefined;
+    return sink === undefined ? undefined : { ...sink, name };
   }
 
   /** Reads and validates a YAML file; throws one ApiConfigError naming the file and listing each bad key. */

@@ -34,6 +34,7 @@ export const STATUS_OF_CODE: Record<DomainCode, HttpStatus> = {
   NO_INSTANCE_CAPTURABLE: HttpStatus.SERVICE_UNAVAILABLE,
   DRAINING: HttpStatus.SERVICE_UNAVAILABLE,
   CAPTURE_NOT_FOUND: HttpStatus.NOT_FOUND,
+  STORED_CAPTURE_NOT_FOUND: HttpStatus.NOT_FOUND,
 };
 
 /** Body of every error answer. `reason` is set for 401s (the CfAuthReason). */

@@ -5,7 +5,8 @@ export type ApiErrorCode =
   | 'TOO_MANY_CAPTURES'
   | 'NO_INSTANCE_CAPTURABLE'
   | 'DRAINING'
-  | 'CAPTURE_NOT_FOUND';
+  | 'CAPTURE_NOT_FOUND'
+  | 'STORED_CAPTURE_NOT_FOUND';
 
 export abstract class ApiError extends Error {
   abstract readonly code: ApiErrorCode;
@@ -43,4 +44,9 @@ export class DrainingError extends ApiError {
 /** No running capture with that id was started by the caller. */
 export class CaptureNotFoundError extends ApiError {
   readonly code = 'CAPTURE_NOT_FOUND';
+}
+
+/** No such stored capture object (for an app the caller may read). */
+export class StoredCaptureNotFoundError extends ApiError {
+  readonly code = 'STORED_CAPTURE_NOT_FOUND';
 }
