@@ -2,7 +2,7 @@
  * The cf CLI's plugin types (code.cloudfoundry.org/cli/plugin and plugin/models) as gob descriptors, with the
  * cf CLI's type and field names (gob matches fields by name; the names below are also what Go writes).
  */
-import { gobBool, gobInt, gobMap, gobSlice, gobString, gobStruct } from '../gob/gob-types';
+import { gobInt, gobMap, gobSlice, gobString, gobStruct } from '../gob/gob-types';
 
 export const VERSION_TYPE = gobStruct('VersionType', { Major: gobInt, Minor: gobInt, Build: gobInt });
 export const USAGE = gobStruct('Usage', { Usage: gobString, Options: gobMap(gobString, gobString, 'map[string]string') });
@@ -20,7 +20,6 @@ export const PLUGIN_METADATA = gobStruct('PluginMetadata', {
   Commands: gobSlice(COMMAND, '[]plugin.Command'),
 });
 
-export { gobBool, gobString };
 
 export interface VersionType {
   readonly Major: number;
