@@ -1,0 +1,83 @@
+/**
+ * Builds the cf CLI plugin and the standalone `pcap` CLI (used by `npm run build:cli` and by the CLI tests):
+ * - `pcap-cf-plugin.js`, `pcap.js`: one self-contained JavaScript file each (esbuild bundle, `#!/usr/bin/env node`),
+ *   for any OS with Node.js >= 20 (macOS, Linux);
+ * - `pcap-cf-plugin-linux-amd64`, `pcap-linux-amd64`: single executables (Node SEA: this machine's node binary with
+ *   the bundle injected by postject), when this machine is linux-x64 and `sea` is not false;
+ * - `SHA256SUMS`.
+ * macOS single executables need a macOS node binary and codesign, which this build does not have; see docs/cli.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { build } from 'esbuild';
+
+const ROOT = join(__dirname, '..', '..');
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+const TARGETS = [
+  { entry: 'cli/src/plugin/main.ts', name: 'pcap-cf-plugin' },
+  { entry: 'cli/src/standalone/main.ts', name: 'pcap' },
+] as const;
+
+async function bundle(entry: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [join(ROOT, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    tsconfig: join(ROOT, 'tsconfig.json'),
+    banner: { js: '#!/usr/bin/env node' },
+    legalComments: 'none',
+    logLevel: 'warning',
+    // The capture engine's native addon is only loaded on demand by code the CLI never calls.
+    logOverride: { 'unsupported-require-call': 'silent' },
+  });
+  chmodSync(outfile, 0o755);
+}
+
+function sea(script: string, output: string): void {
+  const config = `${output}.sea.json`;
+  const blob = `${output}.blob`;
+  writeFileSync(config, JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true }));
+  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'pipe' });
+  copyFileSync(process.execPath, output);
+  chmodSync(output, 0o755);
+  execFileSync(
+    process.execPath,
+    [require.resolve('postject/dist/cli.js'), output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE],
+    { stdio: 'pipe' },
+  );
+  rmSync(config);
+  rmSync(blob);
+}
+
+export interface BuiltCli {
+  /** Absolute paths by file name. */
+  readonly files: ReadonlyMap<string, string>;
+  readonly singleExecutables: boolean;
+}
+
+/** Builds into `out` (emptied first). */
+export async function buildCliArtifacts(out: string, options: { sea?: boolean } = {}): Promise<BuiltCli> {
+  const OUT = out;
+  rmSync(OUT, { recursive: true, force: true });
+  mkdirSync(OUT, { recursive: true });
+  const linuxX64 = process.platform === 'linux' && process.arch === 'x64' && options.sea !== false;
+  for (const t of TARGETS) {
+    const js = join(OUT, `${t.name}.js`);
+    await bundle(t.entry, js);
+    if (linuxX64) sea(js, join(OUT, `${t.name}-linux-amd64`));
+  }
+  const sums = readdirSync(OUT)
+    .filter((f) => statSync(join(OUT, f)).isFile())
+    .sort()
+    .map((f) => `${createHash('sha256').update(readFileSync(join(OUT, f))).digest('hex')}  ${f}`);
+  writeFileSync(join(OUT, 'SHA256SUMS'), `${sums.join('\n')}\n`);
+  const files = new Map(readdirSync(OUT).map((f) => [f, join(OUT, f)] as const));
+  return { files, singleExecutables: linuxX64 };
+}
