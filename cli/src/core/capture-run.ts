@@ -54,10 +54,16 @@ export function checkOutput(options: CaptureOptions, io: CaptureIo): void {
 }
 
 /** Maps an error answer of the pcap API (`{code, message, reason?}`) to a CliError with its exit code. */
-export function apiErrorOf(status: number, body: unknown): CliError {
+export function apiErrorOf(status: number, body: unknown, url: string): CliError {
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  if (typeof b.message !== 'string') {
+    // Not an answer of the pcap API (another server at that URL, a proxy, a router's 404 page).
+    const text = `${url} answered ${status}; is that the pcap API? Set --api or PCAP_API.`;
+    const code = status === 404 ? ExitCode.NOT_FOUND : status === 502 || status === 503 || status === 504 ? ExitCode.UNAVAILABLE : ExitCode.FAILED;
+    return new CliError(code, text);
+  }
   const code = typeof b.code === 'string' ? b.code : `HTTP_${status}`;
-  const message = typeof b.message === 'string' ? b.message : `the pcap API answered ${status}`;
+  const message = b.message;
   const reason = typeof b.reason === 'string' ? ` (${b.reason.replace(/_/g, ' ')})` : '';
   switch (status) {
     case 401:
@@ -109,7 +115,7 @@ export async function runCapture(call: CaptureCall, options: CaptureOptions, io:
     } catch {
       body = undefined;
     }
-    throw apiErrorOf(status, body);
+    throw apiErrorOf(status, body, `${call.apiUrl}${call.path}`);
   }
   const contentType = String(res.headers['content-type'] ?? '');
   if (contentType.startsWith('application/json')) {

@@ -5,6 +5,7 @@
  */
 import { APP_USAGE, appHelp, captureApp, parseAppArgs } from '../core/app-capture.command';
 import { CAPTURE_FLAGS, flagOptions } from '../core/capture-flags';
+import { checkOutput } from '../core/capture-run';
 import { CliError, ExitCode, type ExitCodeValue } from '../core/cli.errors';
 import { CLI_VERSION } from '../core/version';
 import { RpcCallError, RpcConnectionError } from '../rpc/net-rpc.client';
@@ -62,6 +63,7 @@ export async function pluginMain(
       io.stdout.write(appHelp('cf pcap'));
       return ExitCode.OK;
     }
+    checkOutput(parsed.options, io);
     if (!(await cf.isLoggedIn())) {
       throw new CliError(ExitCode.NOT_LOGGED_IN, "Not logged in. Use 'cf login' or 'cf login --sso' to log in.");
     }

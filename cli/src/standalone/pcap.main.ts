@@ -3,7 +3,7 @@
  * (config.json); `pcap bosh ...` the BOSH CLI's (~/.bosh/config).
  */
 import { appHelp, captureApp, parseAppArgs } from '../core/app-capture.command';
-import type { CaptureIo } from '../core/capture-run';
+import { checkOutput, type CaptureIo } from '../core/capture-run';
 import { CliError, ExitCode, type ExitCodeValue } from '../core/cli.errors';
 import { CLI_VERSION_TEXT } from '../core/version';
 import { boshCapture } from './bosh-capture.command';
@@ -36,6 +36,7 @@ export async function pcapMain(argv: readonly string[], io: CaptureIo, env: Node
       io.stdout.write(appHelp('pcap'));
       return ExitCode.OK;
     }
+    checkOutput(parsed.options, io);
     const session = await cfSessionFromConfig(cfConfigPath(env));
     return await captureApp(session, parsed.app, parsed.options, io, env);
   } catch (err) {
