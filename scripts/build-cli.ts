@@ -14,7 +14,9 @@ async function main(): Promise<void> {
     console.log(`build:cli: ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB)`);
   }
   if (!built.singleExecutables) {
-    console.log(`build:cli: no single executable on ${process.platform}-${process.arch}; the .js files run anywhere with Node.js >= 20`);
+    console.log(
+      `build:cli: no single executable on ${process.platform}-${process.arch}; the .js files run anywhere with Node.js >= 20`,
+    );
   }
 }
 

@@ -9,7 +9,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 import { build } from 'esbuild';
@@ -76,7 +85,12 @@ export async function buildCliArtifacts(out: string, options: { sea?: boolean } 
   const sums = readdirSync(OUT)
     .filter((f) => statSync(join(OUT, f)).isFile())
     .sort()
-    .map((f) => `${createHash('sha256').update(readFileSync(join(OUT, f))).digest('hex')}  ${f}`);
+    .map(
+      (f) =>
+        `${createHash('sha256')
+          .update(readFileSync(join(OUT, f)))
+          .digest('hex')}  ${f}`,
+    );
   writeFileSync(join(OUT, 'SHA256SUMS'), `${sums.join('\n')}\n`);
   const files = new Map(readdirSync(OUT).map((f) => [f, join(OUT, f)] as const));
   return { files, singleExecutables: linuxX64 };

@@ -4,7 +4,16 @@
  * real agents, the real API (own process). Every capture file is read back with tshark / capinfos.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,6 +25,7 @@ import { tsharkFields } from '../../test/support/tcpdump';
 import { UaaDouble } from '../../test/support/uaa-double';
 import { buildCliArtifacts, type BuiltCli } from '../build/cli-artifacts';
 import { APP, CaptureStack } from './support/capture-stack';
+import { ForwardingProxy } from './support/forwarding-proxy';
 import { FakeCf, type FakeCfRun, type FakeCfState } from './support/fake-cf';
 
 const PACKETS = 20;
@@ -61,7 +71,11 @@ describe('cf pcap and pcap end to end', () => {
     spaceName: 'dev',
     ...over,
   });
-  const env = (over: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...process.env, PCAP_API: stack.apiUrl, ...over });
+  const env = (over: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+    ...process.env,
+    PCAP_API: stack.apiUrl,
+    ...over,
+  });
   const starts = (): number => (stack.apiOutput().match(/capture\.start/g) ?? []).length;
 
   /** Resolves once the API logged one more capture.start than `before` (the agents are capturing then). */
@@ -101,8 +115,12 @@ describe('cf pcap and pcap end to end', () => {
 
   it('plugin: captures all three instances into one pcapng (one interface each, only its own traffic); only the five RPC calls', async () => {
     const out = file('all.pcapng');
-    const run = await pluginCapture(['web-app', '-o', out, '-f', 'udp', '--duration', '8'], () => stack.sendToAll(7000, PACKETS));
-    expect(run.stderr).toMatch(new RegExp(`${3 * PACKETS} packets, .* from 3 interface\\(s\\) in [\\d.]+s → ${out}`));
+    const run = await pluginCapture(['web-app', '-o', out, '-f', 'udp', '--duration', '8'], () =>
+      stack.sendToAll(7000, PACKETS),
+    );
+    expect(run.stderr).toMatch(
+      new RegExp(`${3 * PACKETS} packets, .* from 3 interface\\(s\\) in [\\d.]+s → ${out}`),
+    );
     expect(run.code).toBe(0);
     expect(run.record.calls.map((c) => c.method)).toEqual(ALLOWED_CALLS);
     const rows = tsharkFields(out, ['frame.interface_description', 'udp.dstport', 'ip.dst'], 'udp');
@@ -123,7 +141,10 @@ describe('cf pcap and pcap end to end', () => {
     writeFileSync(stateFile, JSON.stringify(state()));
     const shell = spawn(
       'sh',
-      ['-c', `"${fake.binary}" run -plugin "${plugin}" -state "${stateFile}" -- pcap web-app -o - -f udp --duration 6 | tshark -r - -T fields -e udp.dstport`],
+      [
+        '-c',
+        `"${fake.binary}" run -plugin "${plugin}" -state "${stateFile}" -- pcap web-app -o - -f udp --duration 6 | tshark -r - -T fields -e udp.dstport`,
+      ],
       { env: env(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
@@ -143,8 +164,9 @@ describe('cf pcap and pcap end to end', () => {
 
   it('plugin: --format pcap writes classic pcap of the chosen instance', async () => {
     const out = file('one.pcap');
-    const run = await pluginCapture(['web-app', '-o', out, '-f', 'udp', '-i', '1', '--format', 'pcap', '--duration', '5'], () =>
-      stack.sendToAll(7200, PACKETS),
+    const run = await pluginCapture(
+      ['web-app', '-o', out, '-f', 'udp', '-i', '1', '--format', 'pcap', '--duration', '5'],
+      () => stack.sendToAll(7200, PACKETS),
     );
     expect(run.code).toBe(0);
     expect(readFileSync(out).readUInt32LE(0)).toBe(0xa1b2c3d4);
@@ -152,38 +174,62 @@ describe('cf pcap and pcap end to end', () => {
     expect(rows.map((r) => r[0])).toEqual(Array<string>(PACKETS).fill('7201'));
   }, 120000);
 
-  it('plugin: the first Ctrl-C stops gracefully: exit 0, a valid file with what was captured', async () => {
+  it('plugin: the first Ctrl-C stops gracefully (this API has no DELETE /captures/<id>: the request is closed): exit 0, a valid file with everything captured', async () => {
     const out = file('sigint.pcapng');
-    const run = await pluginCapture(['web-app', '-o', out, '-f', 'udp', '--duration', '60'], async (child) => {
-      await stack.sendToAll(7300, PACKETS);
-      await new Promise((r) => setTimeout(r, 1500));
-      process.kill(-child.pid!, 'SIGINT');
-    });
+    const run = await pluginCapture(
+      ['web-app', '-o', out, '-f', 'udp', '--duration', '60'],
+      async (child) => {
+        await stack.sendToAll(7300, PACKETS);
+        await new Promise((r) => setTimeout(r, 1500));
+        process.kill(-child.pid!, 'SIGINT');
+      },
+    );
     expect(run.stderr).toContain('stopping');
     expect(run.code).toBe(0);
     expect(capinfosOk(out)).toMatch(/Number of packets:\s+60\b/);
     expect(tsharkFields(out, ['udp.dstport'], 'udp')).toHaveLength(3 * PACKETS);
   }, 120000);
 
-  it('plugin: a second Ctrl-C stops at once: exit 130, the file valid up to the last whole block', async () => {
-    const out = file('sigint2.pcapng');
-    const run = await pluginCapture(['web-app', '-o', out, '-f', 'udp', '--duration', '60'], async (child) => {
-      const traffic = stack.sendToAll(7400, 200);
-      await new Promise((r) => setTimeout(r, 800));
-      process.kill(-child.pid!, 'SIGINT');
-      await new Promise((r) => setTimeout(r, 5));
-      process.kill(-child.pid!, 'SIGINT');
-      await traffic;
-    });
-    expect(run.stderr).toContain('stopping now');
-    expect(run.code).toBe(130);
-    capinfosOk(out);
-    const rows = tsharkFields(out, ['udp.dstport'], 'udp');
-    expect(rows.length).toBeGreaterThan(0);
+  it('plugin: Ctrl-C asks the API to stop (DELETE /captures/<id> with the token); a second Ctrl-C while it drains stops at once: exit 130, the file valid', async () => {
+    // The proxy accepts the DELETE (202) and forwards the rest, so the stream goes on as while agents drain.
+    const proxy = await ForwardingProxy.start(stack.apiUrl);
+    try {
+      const out = file('sigint2.pcapng');
+      const accessToken = token();
+      const run = await pluginCapture(
+        ['web-app', '-o', out, '-f', 'udp', '--duration', '60', '--api', proxy.url],
+        async (child) => {
+          const traffic = stack.sendToAll(7400, 200);
+          await new Promise((r) => setTimeout(r, 800));
+          process.kill(-child.pid!, 'SIGINT');
+          await new Promise((r) => setTimeout(r, 700));
+          expect(proxy.deletes).toHaveLength(1);
+          process.kill(-child.pid!, 'SIGINT');
+          await traffic;
+        },
+        { accessToken },
+      );
+      expect(run.stderr).toContain('stopping: the agents drain');
+      expect(run.stderr).toContain('stopping now');
+      expect(run.code).toBe(130);
+      expect(proxy.deletes[0]!.path).toMatch(/^\/captures\/[\w-]+$/);
+      expect(proxy.deletes[0]!.authorization).toBe(accessToken);
+      capinfosOk(out);
+      const rows = tsharkFields(out, ['udp.dstport'], 'udp');
+      expect(rows.length).toBeGreaterThan(0);
+    } finally {
+      await proxy.stop();
+    }
   }, 120000);
 
   describe('errors: message and exit code', () => {
-    async function fails(args: string[], over: Partial<FakeCfState>, code: number, message: string | RegExp, extraEnv: NodeJS.ProcessEnv = {}): Promise<FakeCfRun> {
+    async function fails(
+      args: string[],
+      over: Partial<FakeCfState>,
+      code: number,
+      message: string | RegExp,
+      extraEnv: NodeJS.ProcessEnv = {},
+    ): Promise<FakeCfRun> {
       const run = await fake.run(plugin, ['pcap', ...args], state(over), { env: env(extraEnv) });
       expect(run.stderr).toMatch(message);
       expect(run.code).toBe(code);
@@ -196,23 +242,45 @@ describe('cf pcap and pcap end to end', () => {
     });
 
     it('not authorised (a space auditor may not capture): 6, with the reason', async () => {
-      await fails(['web-app', '-o', file('x')], { accessToken: token(USERS.auditor) }, 6, /not authorised: .*(developer|sensitive|permission)/i);
+      await fails(
+        ['web-app', '-o', file('x')],
+        { accessToken: token(USERS.auditor) },
+        6,
+        /not authorised: .*(developer|sensitive|permission)/i,
+      );
     });
 
     it('a token Cloud Controller refuses: 3', async () => {
-      await fails(['web-app', '-o', file('x')], { accessToken: 'bearer e30.e30.c2ln' }, 3, /Cloud Controller refused your token/);
+      await fails(
+        ['web-app', '-o', file('x')],
+        { accessToken: 'bearer e30.e30.c2ln' },
+        3,
+        /Cloud Controller refused your token/,
+      );
     });
 
     it('API unreachable: 7, naming the URL', async () => {
-      await fails(['web-app', '-o', file('x'), '--api', 'http://127.0.0.1:9'], {}, 7, /cannot reach the pcap API at http:\/\/127\.0\.0\.1:9/);
+      await fails(
+        ['web-app', '-o', file('x'), '--api', 'http://127.0.0.1:9'],
+        {},
+        7,
+        /cannot reach the pcap API at http:\/\/127\.0\.0\.1:9/,
+      );
     });
 
     it('without --api/PCAP_API the pcap API URL comes from the CF API URL (here CC itself, which answers 404: 5)', async () => {
-      const run = await fake.run(plugin, ['pcap', 'web-app', '-o', file('x')], state({ apiEndpoint: stack.world.cc.url }), {
-        env: { ...process.env, PCAP_API: '' },
-      });
+      const run = await fake.run(
+        plugin,
+        ['pcap', 'web-app', '-o', file('x')],
+        state({ apiEndpoint: stack.world.cc.url }),
+        {
+          env: { ...process.env, PCAP_API: '' },
+        },
+      );
       // The CC double's host has no api. prefix, so the pcap API is looked for at CC's own origin, which has no /captures.
-      expect(run.stderr).toContain(`FAILED: ${stack.world.cc.url}/captures answered 404; is that the pcap API? Set --api or PCAP_API.`);
+      expect(run.stderr).toContain(
+        `FAILED: ${stack.world.cc.url}/captures answered 404; is that the pcap API? Set --api or PCAP_API.`,
+      );
       expect(run.code).toBe(5);
     });
 
@@ -229,8 +297,13 @@ describe('cf pcap and pcap end to end', () => {
       capinfosOk(first);
     }, 120000);
 
-    it('a filter libpcap refuses: 9 with libpcap\'s text; an existing file without --force: 2', async () => {
-      await fails(['web-app', '-o', file('x'), '-f', 'tcp port'], {}, 9, /refused the request: .*(syntax|port)/i);
+    it("a filter libpcap refuses: 9 with libpcap's text; an existing file without --force: 2", async () => {
+      await fails(
+        ['web-app', '-o', file('x'), '-f', 'tcp port'],
+        {},
+        9,
+        /refused the request: .*(syntax|port)/i,
+      );
       const existing = file('exists.pcapng');
       writeFileSync(existing, 'keep me');
       const run = await fails(['web-app', '-o', existing], {}, 2, /exists; use --force to overwrite it/);
@@ -240,7 +313,11 @@ describe('cf pcap and pcap end to end', () => {
   });
 
   describe('standalone pcap', () => {
-    function runPcap(args: string[], extraEnv: NodeJS.ProcessEnv, during?: () => Promise<void>): Promise<{ code: number; stderr: string }> {
+    function runPcap(
+      args: string[],
+      extraEnv: NodeJS.ProcessEnv,
+      during?: () => Promise<void>,
+    ): Promise<{ code: number; stderr: string }> {
       const before = starts();
       const child = spawn(pcap, args, { env: env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
@@ -288,8 +365,10 @@ describe('cf pcap and pcap end to end', () => {
       const original = cfConfig({ AccessToken: expiring });
       const { home, path } = cfHome(original);
       const out = file('standalone.pcapng');
-      const result = await runPcap(['web-app', '-o', out, '-i', '0,2', '-f', 'udp', '--duration', '6'], { CF_HOME: home }, () =>
-        stack.sendToAll(7500, PACKETS),
+      const result = await runPcap(
+        ['web-app', '-o', out, '-i', '0,2', '-f', 'udp', '--duration', '6'],
+        { CF_HOME: home },
+        () => stack.sendToAll(7500, PACKETS),
       );
       expect(result.stderr).toContain(`${2 * PACKETS} packets`);
       expect(result.code).toBe(0);
@@ -303,7 +382,10 @@ describe('cf pcap and pcap end to end', () => {
       expect(statSync(path).mode & 0o777).toBe(0o600);
       expect(readdirSync(join(home, '.cf'))).toEqual(['config.json']);
       const rows = tsharkFields(out, ['udp.dstport'], 'udp');
-      expect(rows.map((r) => r[0]).sort()).toEqual([...Array<string>(PACKETS).fill('7500'), ...Array<string>(PACKETS).fill('7502')]);
+      expect(rows.map((r) => r[0]).sort()).toEqual([
+        ...Array<string>(PACKETS).fill('7500'),
+        ...Array<string>(PACKETS).fill('7502'),
+      ]);
     }, 120000);
 
     it('a fresh token is used as it is: config.json is not rewritten', async () => {
@@ -320,7 +402,12 @@ describe('cf pcap and pcap end to end', () => {
       ['no config.json', 3, undefined, /no cf CLI configuration at .*config\.json\. Use 'cf login'/],
       ['logged out', 3, { AccessToken: '', RefreshToken: '' }, /Not logged in\. Use 'cf login'/],
       ['no space targeted', 4, { SpaceFields: { GUID: '', Name: '' } }, /No space targeted/],
-      ['an expired token UAA will not renew', 3, { AccessToken: 'bearer e30.eyJleHAiOjF9.c2ln', RefreshToken: 'garbage' }, /session expired and UAA refused to renew it/],
+      [
+        'an expired token UAA will not renew',
+        3,
+        { AccessToken: 'bearer e30.eyJleHAiOjF9.c2ln', RefreshToken: 'garbage' },
+        /session expired and UAA refused to renew it/,
+      ],
       ['an old config version', 1, { ConfigVersion: 3 }, /ConfigVersion 3/],
     ] as const)('%s: exit %d', async (_, code, over, message) => {
       const home = over === undefined ? mkdtempSync(join(dir, 'empty-')) : cfHome(cfConfig(over)).home;
@@ -336,7 +423,10 @@ describe('cf pcap and pcap end to end', () => {
 
       beforeAll(async () => {
         boshUaa = await UaaDouble.start({ users: [admin], clients: [{ id: 'bosh_cli', secret: '' }] });
-        director = await BoshDirectorDouble.start({ uaa: boshUaa, deployments: { cf: [{ job: 'router', id: 'r-1', ips: ['10.0.0.5'] }] } });
+        director = await BoshDirectorDouble.start({
+          uaa: boshUaa,
+          deployments: { cf: [{ job: 'router', id: 'r-1', ips: ['10.0.0.5'] }] },
+        });
       });
 
       afterAll(async () => {
@@ -350,14 +440,34 @@ describe('cf pcap and pcap end to end', () => {
         return path;
       }
 
-      it('refreshes an expiring token at the director\'s UAA (client bosh_cli), writes ~/.bosh/config back atomically, POSTs /bosh/captures (not served by this API yet: 5)', async () => {
+      it("refreshes an expiring token at the director's UAA (client bosh_cli), writes ~/.bosh/config back atomically, POSTs /bosh/captures (not served by this API yet: 5)", async () => {
         const expiring = boshUaa.mintUserToken(admin, {}, { expiresIn: 10 });
         const path = boshConfig([
-          { url: director.url, alias: 'lab', access_token: expiring, access_token_type: 'bearer', refresh_token: boshUaa.mintRefreshToken(admin) },
+          {
+            url: director.url,
+            alias: 'lab',
+            access_token: expiring,
+            access_token_type: 'bearer',
+            refresh_token: boshUaa.mintRefreshToken(admin),
+          },
           { url: 'https://10.9.9.9:25555', alias: 'other', access_token: 'x' },
         ]);
         const result = await runPcap(
-          ['bosh', '-d', 'cf', '-g', 'router', '-e', 'lab', '--bosh-config', path, '-o', file('bosh.pcapng'), '--api', stack.apiUrl],
+          [
+            'bosh',
+            '-d',
+            'cf',
+            '-g',
+            'router',
+            '-e',
+            'lab',
+            '--bosh-config',
+            path,
+            '-o',
+            file('bosh.pcapng'),
+            '--api',
+            stack.apiUrl,
+          ],
           {},
         );
         expect(result.stderr).toMatch(/Cannot POST \/bosh\/captures|not found/i);
@@ -367,7 +477,11 @@ describe('cf pcap and pcap end to end', () => {
         const after = parseYaml(text) as { environments: Array<Record<string, string>> };
         expect(after.environments[0]!.access_token).not.toBe(expiring);
         expect(boshUaa.verify(after.environments[0]!.access_token!).ok).toBe(true);
-        expect(after.environments[1]).toEqual({ url: 'https://10.9.9.9:25555', alias: 'other', access_token: 'x' });
+        expect(after.environments[1]).toEqual({
+          url: 'https://10.9.9.9:25555',
+          alias: 'other',
+          access_token: 'x',
+        });
         expect(statSync(path).mode & 0o777).toBe(0o600);
       });
 
@@ -376,7 +490,10 @@ describe('cf pcap and pcap end to end', () => {
           { url: director.url, alias: 'a', access_token: 'x' },
           { url: director.url, alias: 'b', access_token: 'y' },
         ]);
-        const none = await runPcap(['bosh', '-d', 'cf', '-g', 'router', '--bosh-config', path, '-o', file('x'), '--api', stack.apiUrl], { BOSH_ENVIRONMENT: '' });
+        const none = await runPcap(
+          ['bosh', '-d', 'cf', '-g', 'router', '--bosh-config', path, '-o', file('x'), '--api', stack.apiUrl],
+          { BOSH_ENVIRONMENT: '' },
+        );
         expect(none.stderr).toMatch(/choose a BOSH environment with -e/);
         expect(none.code).toBe(4);
         const usage = await runPcap(['bosh', '-o', file('x')], { PCAP_API: '' });

@@ -134,7 +134,10 @@ const SCENARIOS: Record<string, Array<[GobType, GobValue]>> = {
 
 /** What the decoder gives for a value we encoded: maps as Map, zero fields absent, ints as number or bigint. */
 function normalise(v: GobValue | undefined): unknown {
-  if (v instanceof Map) return new Map([...v.entries()].map(([k, x]) => [normalise(k), normalise(x)]));
+  if (v instanceof Map) {
+    const entries = [...(v as ReadonlyMap<GobValue, GobValue>).entries()];
+    return new Map(entries.map(([k, x]) => [normalise(k), normalise(x)]));
+  }
   if (Buffer.isBuffer(v)) return [...v];
   if (Array.isArray(v)) return (v as GobValue[]).map(normalise);
   if (typeof v === 'object' && v !== null) {
@@ -164,19 +167,22 @@ describe('gob codec against Go', () => {
     expect(ours.toString('hex')).toBe(fake.golden(scenario).toString('hex'));
   });
 
-  it.each(Object.keys(SCENARIOS))('%s: our decoder reads Go bytes back to the values, in any chunking', (scenario) => {
-    const golden = fake.golden(scenario);
-    for (const chunkSize of [golden.length, 1, 7]) {
-      const decoder = new GobDecoder();
-      const values: unknown[] = [];
-      for (let i = 0; i < golden.length; i += chunkSize) {
-        decoder.push(golden.subarray(i, i + chunkSize));
-        for (let m = decoder.next(); m !== undefined; m = decoder.next()) values.push(normalise(m.value));
+  it.each(Object.keys(SCENARIOS))(
+    '%s: our decoder reads Go bytes back to the values, in any chunking',
+    (scenario) => {
+      const golden = fake.golden(scenario);
+      for (const chunkSize of [golden.length, 1, 7]) {
+        const decoder = new GobDecoder();
+        const values: unknown[] = [];
+        for (let i = 0; i < golden.length; i += chunkSize) {
+          decoder.push(golden.subarray(i, i + chunkSize));
+          for (let m = decoder.next(); m !== undefined; m = decoder.next()) values.push(normalise(m.value));
+        }
+        expect(decoder.buffered).toBe(0);
+        expect(values).toEqual(SCENARIOS[scenario]!.map(([, v]) => normalise(v)));
       }
-      expect(decoder.buffered).toBe(0);
-      expect(values).toEqual(SCENARIOS[scenario]!.map(([, v]) => normalise(v)));
-    }
-  });
+    },
+  );
 
   it('decodes the type names Go sent, and refuses garbage with a GobError', () => {
     const decoder = new GobDecoder();

@@ -50,7 +50,9 @@ export function parseAppArgs(args: readonly string[]): { app: string; options: C
   if (positionals.length !== 1) {
     throw new CliError(
       ExitCode.USAGE,
-      positionals.length === 0 ? 'name the app to capture' : `one app at a time; got '${positionals.join("', '")}'`,
+      positionals.length === 0
+        ? 'name the app to capture'
+        : `one app at a time; got '${positionals.join("', '")}'`,
     );
   }
   return { app: positionals[0]!, options };
@@ -71,7 +73,10 @@ export async function captureApp(
     throw new CliError(ExitCode.NO_TARGET, "No space targeted. Use 'cf target -s SPACE' first.");
   }
   checkOutput(options, io);
-  const apiUrl = (options.api ?? (env.PCAP_API || undefined) ?? pcapApiUrlOf(session.apiEndpoint)).replace(/\/+$/, '');
+  const apiUrl = (options.api ?? (env.PCAP_API || undefined) ?? pcapApiUrlOf(session.apiEndpoint)).replace(
+    /\/+$/,
+    '',
+  );
   const found = await lookupApp({
     ccUrl: session.apiEndpoint,
     accessToken: session.accessToken,

@@ -6,7 +6,12 @@ import { CliError, ExitCode } from './cli.errors';
 export type FramedEvent =
   | { readonly kind: 'interface'; readonly id: number; readonly name?: string; readonly description?: string }
   | { readonly kind: 'packets'; readonly count: number }
-  | { readonly kind: 'statistics'; readonly interfaceId: number; readonly ifDrop: bigint; readonly osDrop: bigint }
+  | {
+      readonly kind: 'statistics';
+      readonly interfaceId: number;
+      readonly ifDrop: bigint;
+      readonly osDrop: bigint;
+    }
   | { readonly kind: 'message'; readonly message: ControlMessage };
 
 /**
@@ -38,7 +43,11 @@ class PcapngFramer implements BlockFramer {
     try {
       this.parser.push(chunk);
     } catch (err) {
-      throw new CliError(ExitCode.STREAM_BROKEN, `the capture stream is not valid pcapng: ${(err as Error).message}`, { cause: err });
+      throw new CliError(
+        ExitCode.STREAM_BROKEN,
+        `the capture stream is not valid pcapng: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     const out = { blocks: this.blocks, events: this.events };
     this.blocks = [];
@@ -66,7 +75,12 @@ class PcapngFramer implements BlockFramer {
         return;
       case 'statistics':
         this.blocks.push(e.block);
-        this.events.push({ kind: 'statistics', interfaceId: e.interfaceId, ifDrop: e.ifDrop ?? 0n, osDrop: e.osDrop ?? 0n });
+        this.events.push({
+          kind: 'statistics',
+          interfaceId: e.interfaceId,
+          ifDrop: e.ifDrop ?? 0n,
+          osDrop: e.osDrop ?? 0n,
+        });
         return;
       case 'message':
         this.blocks.push(e.block);
@@ -101,7 +115,8 @@ class PcapFramer implements BlockFramer {
       }
       const magic = data.readUInt32LE(0);
       if (magic === 0xa1b2c3d4 || magic === 0xa1b23c4d) this.littleEndian = true;
-      else if (data.readUInt32BE(0) === 0xa1b2c3d4 || data.readUInt32BE(0) === 0xa1b23c4d) this.littleEndian = false;
+      else if (data.readUInt32BE(0) === 0xa1b2c3d4 || data.readUInt32BE(0) === 0xa1b23c4d)
+        this.littleEndian = false;
       else throw new CliError(ExitCode.STREAM_BROKEN, 'the capture stream is not classic pcap');
       pos = PCAP_HEADER;
     }

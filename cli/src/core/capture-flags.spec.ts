@@ -1,4 +1,11 @@
-import { CAPTURE_FLAGS, captureOptionsOf, parseDuration, parseFlags, parseSize, pcapApiUrlOf } from './capture-flags';
+import {
+  CAPTURE_FLAGS,
+  captureOptionsOf,
+  parseDuration,
+  parseFlags,
+  parseSize,
+  pcapApiUrlOf,
+} from './capture-flags';
 import { CliError } from './cli.errors';
 
 function options(...args: string[]) {
@@ -14,7 +21,21 @@ describe('capture flags', () => {
 
   it('reads short, long and --x=v forms; the seed flags keep their short letters', () => {
     const { positionals, flags } = parseFlags(
-      ['app', '-o', 'f.pcapng', '--filter=tcp port 80', '-i', '0,2,2', '-t', 'worker', '-d', 'lo', '-k', '-q', '--force'],
+      [
+        'app',
+        '-o',
+        'f.pcapng',
+        '--filter=tcp port 80',
+        '-i',
+        '0,2,2',
+        '-t',
+        'worker',
+        '-d',
+        'lo',
+        '-k',
+        '-q',
+        '--force',
+      ],
       CAPTURE_FLAGS,
     );
     expect(positionals).toEqual(['app']);
@@ -45,7 +66,9 @@ describe('capture flags', () => {
     expect(parseSize('10MiB')).toBe(10 * 1024 * 1024);
     expect(parseSize('1G')).toBe(1024 ** 3);
     expect(parseSize('1T')).toBeUndefined();
-    expect(options('--duration', '2m', '--max-bytes', '1M', '--max-packets', '10', '-s', '128')).toMatchObject({
+    expect(
+      options('--duration', '2m', '--max-bytes', '1M', '--max-packets', '10', '-s', '128'),
+    ).toMatchObject({
       durationSeconds: 120,
       maxBytes: 1048576,
       maxPackets: 10,

@@ -11,19 +11,41 @@ interface FlagSpec {
 
 /** Flags shared by `cf pcap APP`, `pcap APP` and `pcap bosh`, in the order the help lists them. */
 export const CAPTURE_FLAGS: readonly FlagSpec[] = [
-  { long: 'file', short: 'o', value: 'FILE', help: "write the capture to FILE; '-' writes it to stdout (pipe it into wireshark -k -i -)" },
+  {
+    long: 'file',
+    short: 'o',
+    value: 'FILE',
+    help: "write the capture to FILE; '-' writes it to stdout (pipe it into wireshark -k -i -)",
+  },
   { long: 'instance', short: 'i', value: 'all|0,1,..', help: 'instance indexes to capture (default all)' },
   { long: 'type', short: 't', value: 'TYPE', help: 'process type (default web)' },
   { long: 'device', short: 'd', value: 'DEVICE', help: 'network device in the container (default eth0)' },
   { long: 'filter', short: 'f', value: 'FILTER', help: "libpcap filter, e.g. 'tcp port 8080'" },
-  { long: 'snaplen', short: 's', value: 'BYTES', help: 'bytes kept of each packet (default: the API maximum, 65535)' },
+  {
+    long: 'snaplen',
+    short: 's',
+    value: 'BYTES',
+    help: 'bytes kept of each packet (default: the API maximum, 65535)',
+  },
   { long: 'duration', value: 'D', help: 'stop after D (90, 90s, 5m, 1h30m; default: the API maximum)' },
   { long: 'max-bytes', value: 'N', help: 'stop after N captured bytes (suffixes K, M, G = 1024-based)' },
   { long: 'max-packets', value: 'N', help: 'stop after N packets' },
-  { long: 'format', value: 'pcapng|pcap', help: 'file format (default pcapng; pcap keeps no per-instance interfaces and no messages)' },
-  { long: 'sink', value: 'NAME', help: 'send the capture to the operator-configured sink NAME (e.g. an S3 bucket) instead of here' },
+  {
+    long: 'format',
+    value: 'pcapng|pcap',
+    help: 'file format (default pcapng; pcap keeps no per-instance interfaces and no messages)',
+  },
+  {
+    long: 'sink',
+    value: 'NAME',
+    help: 'send the capture to the operator-configured sink NAME (e.g. an S3 bucket) instead of here',
+  },
   { long: 'force', help: 'overwrite FILE if it exists' },
-  { long: 'api', value: 'URL', help: 'pcap API URL (default: the CF API URL with api. replaced by pcap.; env PCAP_API)' },
+  {
+    long: 'api',
+    value: 'URL',
+    help: 'pcap API URL (default: the CF API URL with api. replaced by pcap.; env PCAP_API)',
+  },
   { long: 'insecure', short: 'k', help: 'do not verify the pcap API TLS certificate' },
   { long: 'quiet', short: 'q', help: 'no progress, messages or summary on stderr (errors still)' },
   { long: 'help', short: 'h', help: 'show this help' },
@@ -32,9 +54,25 @@ export const CAPTURE_FLAGS: readonly FlagSpec[] = [
 /** Extra flags of `pcap bosh`. */
 export const BOSH_FLAGS: readonly FlagSpec[] = [
   { long: 'deployment', short: 'd', value: 'NAME', help: 'BOSH deployment (required)' },
-  { long: 'instance-group', short: 'g', value: 'GROUP', repeatable: true, help: 'instance group, repeatable (required)' },
-  { long: 'instance-id', value: 'ID', repeatable: true, help: 'instance id within the groups, repeatable (default all)' },
-  { long: 'environment', short: 'e', value: 'ENV', help: 'BOSH environment alias or URL (env BOSH_ENVIRONMENT; default the only one)' },
+  {
+    long: 'instance-group',
+    short: 'g',
+    value: 'GROUP',
+    repeatable: true,
+    help: 'instance group, repeatable (required)',
+  },
+  {
+    long: 'instance-id',
+    value: 'ID',
+    repeatable: true,
+    help: 'instance id within the groups, repeatable (default all)',
+  },
+  {
+    long: 'environment',
+    short: 'e',
+    value: 'ENV',
+    help: 'BOSH environment alias or URL (env BOSH_ENVIRONMENT; default the only one)',
+  },
   { long: 'bosh-config', value: 'FILE', help: 'BOSH CLI config (default ~/.bosh/config; env BOSH_CONFIG)' },
   { long: 'interface', value: 'DEVICE', help: 'network device of the VM (default eth0)' },
 ];
@@ -42,7 +80,10 @@ export const BOSH_FLAGS: readonly FlagSpec[] = [
 export type ParsedFlags = ReadonlyMap<string, readonly string[]>;
 
 /** Splits `args` into positionals and flags (`--x v`, `--x=v`, `-x v`; `--` ends the flags). */
-export function parseFlags(args: readonly string[], specs: readonly FlagSpec[]): { positionals: string[]; flags: ParsedFlags } {
+export function parseFlags(
+  args: readonly string[],
+  specs: readonly FlagSpec[],
+): { positionals: string[]; flags: ParsedFlags } {
   const flags = new Map<string, string[]>();
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -56,15 +97,21 @@ export function parseFlags(args: readonly string[], specs: readonly FlagSpec[]):
       continue;
     }
     const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') ? arg.slice(2, eq > 0 ? eq : undefined) : arg.slice(1, eq > 0 ? eq : undefined);
-    const spec = arg.startsWith('--') ? specs.find((s) => s.long === name) : specs.find((s) => s.short === name);
-    if (spec === undefined) throw new CliError(ExitCode.USAGE, `unknown flag '${arg.slice(0, eq > 0 ? eq : undefined)}'`);
+    const name = arg.startsWith('--')
+      ? arg.slice(2, eq > 0 ? eq : undefined)
+      : arg.slice(1, eq > 0 ? eq : undefined);
+    const spec = arg.startsWith('--')
+      ? specs.find((s) => s.long === name)
+      : specs.find((s) => s.short === name);
+    if (spec === undefined)
+      throw new CliError(ExitCode.USAGE, `unknown flag '${arg.slice(0, eq > 0 ? eq : undefined)}'`);
     let value = 'true';
     if (spec.value !== undefined) {
       if (eq > 0) value = arg.slice(eq + 1);
       else {
         const next = args[i + 1];
-        if (next === undefined) throw new CliError(ExitCode.USAGE, `flag '${arg}' needs a value (${spec.value})`);
+        if (next === undefined)
+          throw new CliError(ExitCode.USAGE, `flag '${arg}' needs a value (${spec.value})`);
         value = next;
         i++;
       }
@@ -83,7 +130,10 @@ export function parseFlags(args: readonly string[], specs: readonly FlagSpec[]):
 
 /** The flags' help lines (`-o, --file FILE  ...`). */
 export function flagHelp(specs: readonly FlagSpec[]): string {
-  const rows = specs.map((s) => [`${s.short ? `-${s.short}, ` : '    '}--${s.long}${s.value ? ` ${s.value}` : ''}`, s.help] as const);
+  const rows = specs.map(
+    (s) =>
+      [`${s.short ? `-${s.short}, ` : '    '}--${s.long}${s.value ? ` ${s.value}` : ''}`, s.help] as const,
+  );
   const width = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([l, h]) => `   ${l.padEnd(width)}  ${h}`).join('\n');
 }
@@ -91,7 +141,8 @@ export function flagHelp(specs: readonly FlagSpec[]): string {
 /** `Options` of the plugin metadata: flag name → help (cf prints them under OPTIONS for `cf pcap -h`). */
 export function flagOptions(specs: readonly FlagSpec[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const s of specs) if (s.long !== 'help') out[s.short ? `${s.short}, -${s.long}` : `-${s.long}`] = s.help;
+  for (const s of specs)
+    if (s.long !== 'help') out[s.short ? `${s.short}, -${s.long}` : `-${s.long}`] = s.help;
   return out;
 }
 
@@ -126,7 +177,8 @@ export function captureOptionsOf(flags: ParsedFlags): CaptureOptions {
   let instances: 'all' | number[] = 'all';
   if (instancesText !== undefined && instancesText !== 'all') {
     const parts = instancesText.split(',').map((p) => p.trim());
-    if (parts.some((p) => !/^\d{1,6}$/.test(p))) problems.push(`--instance: '${instancesText}' is not 'all' or a list of indexes like 0,2`);
+    if (parts.some((p) => !/^\d{1,6}$/.test(p)))
+      problems.push(`--instance: '${instancesText}' is not 'all' or a list of indexes like 0,2`);
     else instances = [...new Set(parts.map(Number))];
   }
   const int = (name: string, parse: (t: string) => number | undefined = parseCount): number | undefined => {
@@ -143,7 +195,8 @@ export function captureOptionsOf(flags: ParsedFlags): CaptureOptions {
   const format = one(flags, 'format') ?? 'pcapng';
   if (format !== 'pcapng' && format !== 'pcap') problems.push(`--format: '${format}' is not pcapng or pcap`);
   const api = one(flags, 'api');
-  if (api !== undefined && !/^https?:\/\/[^/]/.test(api)) problems.push(`--api: '${api}' is not an http(s) URL`);
+  if (api !== undefined && !/^https?:\/\/[^/]/.test(api))
+    problems.push(`--api: '${api}' is not an http(s) URL`);
   if (problems.length > 0) throw new CliError(ExitCode.USAGE, problems.join('\n'));
   return {
     output: one(flags, 'file'),

@@ -38,9 +38,17 @@ export class CaptureTally {
         const index = m.fields?.instanceIndex;
         const iface = m.fields?.interfaceId;
         const label =
-          typeof index === 'number' ? `#${index}` : typeof iface === 'number' ? this.interfaces.get(iface) : undefined;
+          typeof index === 'number'
+            ? `#${index}`
+            : typeof iface === 'number'
+              ? this.interfaces.get(iface)
+              : undefined;
         if (label !== undefined) {
-          if (m.type === 'INSTANCE_UNAVAILABLE' || m.type === 'START_CAPTURE_FAILED' || m.type === 'CONNECTION_ERROR') {
+          if (
+            m.type === 'INSTANCE_UNAVAILABLE' ||
+            m.type === 'START_CAPTURE_FAILED' ||
+            m.type === 'CONNECTION_ERROR'
+          ) {
             this.instances.set(label, 'unavailable');
           } else if (m.type === 'CAPTURE_STOPPED' && this.instances.get(label) === 'capturing') {
             this.instances.set(label, 'stopped');

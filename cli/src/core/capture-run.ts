@@ -1,5 +1,4 @@
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 
 import type { ControlMessage } from '@pcap/capture';
 
@@ -45,7 +44,7 @@ export function captureBodyOf(o: CaptureOptions): Record<string, unknown> {
 /** Refuses before anything is contacted: no output named while stdout is a terminal, or an existing file without --force. */
 export function checkOutput(options: CaptureOptions, io: CaptureIo): void {
   if (options.output === undefined && io.stdout.isTTY === true && options.sink === undefined) {
-    throw new CliError(ExitCode.USAGE, "name the output: -o FILE, or -o - to write the capture to stdout");
+    throw new CliError(ExitCode.USAGE, 'name the output: -o FILE, or -o - to write the capture to stdout');
   }
   const file = options.output;
   if (file !== undefined && file !== '-' && !options.force && existsSync(file)) {
@@ -59,7 +58,12 @@ export function apiErrorOf(status: number, body: unknown, url: string): CliError
   if (typeof b.message !== 'string') {
     // Not an answer of the pcap API (another server at that URL, a proxy, a router's 404 page).
     const text = `${url} answered ${status}; is that the pcap API? Set --api or PCAP_API.`;
-    const code = status === 404 ? ExitCode.NOT_FOUND : status === 502 || status === 503 || status === 504 ? ExitCode.UNAVAILABLE : ExitCode.FAILED;
+    const code =
+      status === 404
+        ? ExitCode.NOT_FOUND
+        : status === 502 || status === 503 || status === 504
+          ? ExitCode.UNAVAILABLE
+          : ExitCode.FAILED;
     return new CliError(code, text);
   }
   const code = typeof b.code === 'string' ? b.code : `HTTP_${status}`;
@@ -67,7 +71,10 @@ export function apiErrorOf(status: number, body: unknown, url: string): CliError
   const reason = typeof b.reason === 'string' ? ` (${b.reason.replace(/_/g, ' ')})` : '';
   switch (status) {
     case 401:
-      return new CliError(ExitCode.NOT_LOGGED_IN, `the pcap API refused your token${reason}: ${message} Log in again.`);
+      return new CliError(
+        ExitCode.NOT_LOGGED_IN,
+        `the pcap API refused your token${reason}: ${message} Log in again.`,
+      );
     case 403:
       return new CliError(ExitCode.FORBIDDEN, `not authorised: ${message}`);
     case 404:
@@ -95,7 +102,11 @@ type Stop = 'none' | 'graceful' | 'now' | 'reader-gone';
  * the API has no such endpoint, the request is closed). Second SIGINT: stop now. Either way only whole blocks
  * reach the output. Resolves with the exit code; throws CliError for failures before the stream starts.
  */
-export async function runCapture(call: CaptureCall, options: CaptureOptions, io: CaptureIo): Promise<ExitCodeValue> {
+export async function runCapture(
+  call: CaptureCall,
+  options: CaptureOptions,
+  io: CaptureIo,
+): Promise<ExitCodeValue> {
   checkOutput(options, io);
   const res = await openHttp({
     method: 'POST',
@@ -134,7 +145,10 @@ export async function runCapture(call: CaptureCall, options: CaptureOptions, io:
     target = 'stdout';
   } else {
     try {
-      const file: WriteStream = createWriteStream(options.output, { flags: options.force ? 'w' : 'wx', mode: 0o644 });
+      const file: WriteStream = createWriteStream(options.output, {
+        flags: options.force ? 'w' : 'wx',
+        mode: 0o644,
+      });
       await new Promise<void>((resolve, reject) => file.once('open', () => resolve()).once('error', reject));
       out = file;
     } catch (err) {
@@ -142,7 +156,9 @@ export async function runCapture(call: CaptureCall, options: CaptureOptions, io:
       const e = err as NodeJS.ErrnoException;
       throw new CliError(
         e.code === 'EEXIST' ? ExitCode.USAGE : ExitCode.FAILED,
-        e.code === 'EEXIST' ? `'${options.output}' exists; use --force to overwrite it` : `cannot write '${options.output}': ${e.message}`,
+        e.code === 'EEXIST'
+          ? `'${options.output}' exists; use --force to overwrite it`
+          : `cannot write '${options.output}': ${e.message}`,
       );
     }
     target = options.output;
@@ -288,4 +304,3 @@ function askedFor(limit: string, o: CaptureOptions): boolean {
       return false;
   }
 }
-

@@ -38,14 +38,20 @@ export function openHttp(call: HttpCall): Promise<IncomingMessage> {
   };
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    return Promise.reject(new CliError(ExitCode.USAGE, `${call.system}: '${call.url}' is not an http(s) URL`));
+    return Promise.reject(
+      new CliError(ExitCode.USAGE, `${call.system}: '${call.url}' is not an http(s) URL`),
+    );
   }
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: call.method, headers, ...(url.protocol === 'https:'
+      {
+        method: call.method,
+        headers,
+        ...(url.protocol === 'https:'
           ? { rejectUnauthorized: call.insecure !== true, ...(call.ca === undefined ? {} : { ca: call.ca }) }
-          : {}) },
+          : {}),
+      },
       (res) => {
         clearTimeout(timer);
         resolve(res);
@@ -56,11 +62,17 @@ export function openHttp(call: HttpCall): Promise<IncomingMessage> {
     }, call.timeoutMs ?? 30000);
     req.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      const tls = /certificate|self.signed|SSL/i.test(err.message) ? ' (use -k to skip TLS verification)' : '';
+      const tls = /certificate|self.signed|SSL/i.test(err.message)
+        ? ' (use -k to skip TLS verification)'
+        : '';
       reject(
-        new CliError(ExitCode.UNAVAILABLE, `cannot reach ${call.system} at ${url.origin}: ${err.message}${tls}`, {
-          cause: err,
-        }),
+        new CliError(
+          ExitCode.UNAVAILABLE,
+          `cannot reach ${call.system} at ${url.origin}: ${err.message}${tls}`,
+          {
+            cause: err,
+          },
+        ),
       );
     });
     req.end(body);

@@ -3,7 +3,11 @@ import { GobReader } from './gob-wire';
 
 /** A type definition as received (Go's wireType), keyed by the sender's id. */
 type WireType =
-  | { readonly kind: 'struct'; readonly name: string; readonly fields: ReadonlyArray<{ name: string; id: number }> }
+  | {
+      readonly kind: 'struct';
+      readonly name: string;
+      readonly fields: ReadonlyArray<{ name: string; id: number }>;
+    }
   | { readonly kind: 'slice'; readonly name: string; readonly elem: number }
   | { readonly kind: 'array'; readonly name: string; readonly elem: number; readonly len: number }
   | { readonly kind: 'map'; readonly name: string; readonly key: number; readonly elem: number }
@@ -161,11 +165,7 @@ function readStruct(r: GobReader, fields: ReadonlyArray<() => void>): void {
 function decodeWireType(r: GobReader): WireType {
   let result: WireType | undefined;
   let name = '';
-  const common = (): void =>
-    readStruct(r, [
-      () => (name = r.string()),
-      () => r.int(),
-    ]);
+  const common = (): void => readStruct(r, [() => (name = r.string()), () => r.int()]);
   const opaque = (): void => {
     readStruct(r, [common]);
     result = { kind: 'opaque', name };

@@ -216,13 +216,15 @@ function frame(w: GobWriter): Buffer {
 }
 
 function isRecord(v: unknown): v is Record<string, GobValue | undefined> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof Map);
+  return (
+    typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof Map)
+  );
 }
 
 function integer(v: GobValue): number | bigint {
   if (typeof v === 'bigint') return v;
   if (typeof v === 'number' && Number.isInteger(v)) return v;
-  throw new GobError(`expected an integer, got ${String(v)}`);
+  throw new GobError(`expected an integer, got ${typeof v}`);
 }
 
 function mapEntries(value: GobValue, name: string): Array<[GobValue, GobValue]> {

@@ -15,7 +15,14 @@ export class CfCliConnection {
   }
 
   async setPluginMetadata(metadata: PluginMetadata): Promise<boolean> {
-    return asBool(await callNetRpc({ port: this.port }, 'CliRpcCmd.SetPluginMetadata', PLUGIN_METADATA, metadata as unknown as GobValue));
+    return asBool(
+      await callNetRpc(
+        { port: this.port },
+        'CliRpcCmd.SetPluginMetadata',
+        PLUGIN_METADATA,
+        metadata as unknown as GobValue,
+      ),
+    );
   }
 
   async isLoggedIn(): Promise<boolean> {
@@ -38,7 +45,10 @@ export class CfCliConnection {
   /** The targeted space; guid '' when none is targeted. */
   async currentSpace(): Promise<{ guid: string; name: string }> {
     const v = await this.stringCall('GetCurrentSpace');
-    const fields = (isRecord(v) && isRecord(v.SpaceFields) ? v.SpaceFields : {}) as Record<string, GobValue | undefined>;
+    const fields = (isRecord(v) && isRecord(v.SpaceFields) ? v.SpaceFields : {}) as Record<
+      string,
+      GobValue | undefined
+    >;
     return { guid: asString(fields.Guid ?? ''), name: asString(fields.Name ?? '') };
   }
 
@@ -48,7 +58,9 @@ export class CfCliConnection {
 }
 
 function isRecord(v: unknown): v is Record<string, GobValue | undefined> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof Map);
+  return (
+    typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof Map)
+  );
 }
 
 function asBool(v: GobValue): boolean {
@@ -60,4 +72,3 @@ function asString(v: GobValue | undefined): string {
   if (typeof v !== 'string') throw new Error(`the cf CLI answered ${typeof v} where a string was expected`);
   return v;
 }
-

@@ -5,7 +5,10 @@
 import { gobInt, gobMap, gobSlice, gobString, gobStruct } from '../gob/gob-types';
 
 export const VERSION_TYPE = gobStruct('VersionType', { Major: gobInt, Minor: gobInt, Build: gobInt });
-export const USAGE = gobStruct('Usage', { Usage: gobString, Options: gobMap(gobString, gobString, 'map[string]string') });
+export const USAGE = gobStruct('Usage', {
+  Usage: gobString,
+  Options: gobMap(gobString, gobString, 'map[string]string'),
+});
 export const COMMAND = gobStruct('Command', {
   Name: gobString,
   Alias: gobString,
@@ -19,7 +22,6 @@ export const PLUGIN_METADATA = gobStruct('PluginMetadata', {
   MinCliVersion: VERSION_TYPE,
   Commands: gobSlice(COMMAND, '[]plugin.Command'),
 });
-
 
 export interface VersionType {
   readonly Major: number;

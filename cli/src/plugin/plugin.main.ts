@@ -44,7 +44,9 @@ export async function pluginMain(
   const command = argv[1]!;
   if (command === 'CLI-MESSAGE-UNINSTALL') return ExitCode.OK;
   if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-    io.stderr.write(`'${argv[0]}' is not the cf CLI's port; this cf CLI plugin is not intended to be run on its own\n`);
+    io.stderr.write(
+      `'${argv[0]}' is not the cf CLI's port; this cf CLI plugin is not intended to be run on its own\n`,
+    );
     return ExitCode.FAILED;
   }
   const cf = new CfCliConnection(port);
@@ -65,7 +67,10 @@ export async function pluginMain(
     }
     checkOutput(parsed.options, io);
     if (!(await cf.isLoggedIn())) {
-      throw new CliError(ExitCode.NOT_LOGGED_IN, "Not logged in. Use 'cf login' or 'cf login --sso' to log in.");
+      throw new CliError(
+        ExitCode.NOT_LOGGED_IN,
+        "Not logged in. Use 'cf login' or 'cf login --sso' to log in.",
+      );
     }
     const apiEndpoint = await cf.apiEndpoint();
     const sslDisabled = await cf.isSslDisabled();
@@ -74,12 +79,21 @@ export async function pluginMain(
       accessToken = await cf.accessToken();
     } catch (err) {
       if (err instanceof RpcCallError) {
-        throw new CliError(ExitCode.NOT_LOGGED_IN, `the cf CLI has no valid token (${err.message}). Use 'cf login' to log in again.`);
+        throw new CliError(
+          ExitCode.NOT_LOGGED_IN,
+          `the cf CLI has no valid token (${err.message}). Use 'cf login' to log in again.`,
+        );
       }
       throw err;
     }
     const space = await cf.currentSpace();
-    return await captureApp({ apiEndpoint, accessToken, sslDisabled, space }, parsed.app, parsed.options, io, env);
+    return await captureApp(
+      { apiEndpoint, accessToken, sslDisabled, space },
+      parsed.app,
+      parsed.options,
+      io,
+      env,
+    );
   } catch (err) {
     if (err instanceof CliError) {
       io.stderr.write(`FAILED: ${err.message}\n`);

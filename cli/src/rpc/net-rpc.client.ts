@@ -79,7 +79,11 @@ function open(options: NetRpcOptions): Promise<Socket> {
       resolve(socket);
     });
     socket.once('error', (err) =>
-      reject(new RpcConnectionError(`cannot reach the cf CLI on port ${options.port}: ${err.message}`, { cause: err })),
+      reject(
+        new RpcConnectionError(`cannot reach the cf CLI on port ${options.port}: ${err.message}`, {
+          cause: err,
+        }),
+      ),
     );
   });
 }
@@ -88,7 +92,10 @@ function exchange(socket: Socket, payload: Buffer, method: string, timeoutMs: nu
   return new Promise((resolve, reject) => {
     const decoder = new GobDecoder();
     let header: Record<string, GobValue | undefined> | undefined;
-    const timer = setTimeout(() => fail(new RpcConnectionError(`${method}: no answer in ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => fail(new RpcConnectionError(`${method}: no answer in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const fail = (err: Error): void => {
       clearTimeout(timer);
       socket.removeAllListeners('data');

@@ -4,7 +4,10 @@ import { CliError, ExitCode, type ExitCodeValue } from '../core/cli.errors';
 import { boshConfigPath, boshSessionFromConfig } from './bosh-config';
 
 /** The app flags that mean something else (or nothing) for BOSH VMs: -d is the deployment, as in the bosh CLI. */
-const SPECS = [...BOSH_FLAGS, ...CAPTURE_FLAGS.filter((f) => !['device', 'instance', 'type'].includes(f.long))];
+const SPECS = [
+  ...BOSH_FLAGS,
+  ...CAPTURE_FLAGS.filter((f) => !['device', 'instance', 'type'].includes(f.long)),
+];
 
 export function boshHelp(): string {
   return `Capture the network traffic of BOSH VMs (instance groups of a deployment) into one pcapng file, live.
@@ -20,7 +23,11 @@ The pcap API URL comes from --api or PCAP_API. The token is the BOSH CLI's (~/.b
 }
 
 /** `pcap bosh ...`: `POST /bosh/captures` with the BOSH UAA token (docs/cli.md: the shape the CLI sends). */
-export async function boshCapture(args: readonly string[], io: CaptureIo, env: NodeJS.ProcessEnv): Promise<ExitCodeValue> {
+export async function boshCapture(
+  args: readonly string[],
+  io: CaptureIo,
+  env: NodeJS.ProcessEnv,
+): Promise<ExitCodeValue> {
   const { positionals, flags } = parseFlags(args, SPECS);
   if (flags.has('help')) {
     io.stdout.write(boshHelp());

@@ -29,23 +29,38 @@ export function boshConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv)
  * refreshes a token that expires within a minute at the director's UAA (client `bosh_cli`, as the BOSH CLI does),
  * writing the file back atomically with everything else (comments too) kept.
  */
-export async function boshSessionFromConfig(path: string, environment: string | undefined, insecure: boolean): Promise<BoshSession> {
-  if (!existsSync(path)) throw new CliError(ExitCode.NOT_LOGGED_IN, `no BOSH CLI configuration at ${path}. ${LOGIN_HINT}`);
+export async function boshSessionFromConfig(
+  path: string,
+  environment: string | undefined,
+  insecure: boolean,
+): Promise<BoshSession> {
+  if (!existsSync(path))
+    throw new CliError(ExitCode.NOT_LOGGED_IN, `no BOSH CLI configuration at ${path}. ${LOGIN_HINT}`);
   const doc = parseDocument(readFileSync(path, 'utf8'));
-  if (doc.errors.length > 0) throw new CliError(ExitCode.FAILED, `cannot read ${path}: ${doc.errors[0]!.message}`);
+  if (doc.errors.length > 0)
+    throw new CliError(ExitCode.FAILED, `cannot read ${path}: ${doc.errors[0]!.message}`);
   const config = doc.toJS() as { environments?: Array<Record<string, unknown>> } | null;
   const envs = config?.environments ?? [];
-  const str = (e: Record<string, unknown>, k: string): string => (typeof e[k] === 'string' ? (e[k] as string) : '');
+  const str = (e: Record<string, unknown>, k: string): string => {
+    const v = e[k];
+    return typeof v === 'string' ? v : '';
+  };
   let index: number;
   if (environment !== undefined && environment !== '') {
-    index = envs.findIndex((e) => str(e, 'alias') === environment || str(e, 'url').replace(/\/+$/, '') === environment.replace(/\/+$/, ''));
+    index = envs.findIndex(
+      (e) =>
+        str(e, 'alias') === environment ||
+        str(e, 'url').replace(/\/+$/, '') === environment.replace(/\/+$/, ''),
+    );
     if (index < 0) throw new CliError(ExitCode.NO_TARGET, `no BOSH environment '${environment}' in ${path}`);
   } else if (envs.length === 1) {
     index = 0;
   } else {
     throw new CliError(
       ExitCode.NO_TARGET,
-      envs.length === 0 ? `no BOSH environment in ${path}. ${LOGIN_HINT}` : 'choose a BOSH environment with -e ENV (or BOSH_ENVIRONMENT)',
+      envs.length === 0
+        ? `no BOSH environment in ${path}. ${LOGIN_HINT}`
+        : 'choose a BOSH environment with -e ENV (or BOSH_ENVIRONMENT)',
     );
   }
   const env = envs[index]!;
@@ -53,15 +68,28 @@ export async function boshSessionFromConfig(path: string, environment: string | 
   const caCert = str(env, 'ca_cert') || undefined;
   let token = str(env, 'access_token');
   const type = str(env, 'access_token_type') || 'bearer';
-  if (token === '') throw new CliError(ExitCode.NOT_LOGGED_IN, `not logged in to ${directorUrl} with UAA. ${LOGIN_HINT}`);
+  if (token === '')
+    throw new CliError(ExitCode.NOT_LOGGED_IN, `not logged in to ${directorUrl} with UAA. ${LOGIN_HINT}`);
   let authorization = `${type} ${token}`;
   if (secondsLeft(token) < 60) {
     const refreshToken = str(env, 'refresh_token');
-    if (refreshToken === '') throw new CliError(ExitCode.NOT_LOGGED_IN, `your BOSH access token expired. ${LOGIN_HINT}`);
-    const info = await httpJson({ method: 'GET', url: `${directorUrl}/info`, insecure, ca: caCert, system: 'the BOSH director' });
-    const auth = (info.body as { user_authentication?: { type?: string; options?: { url?: string } } } | undefined)?.user_authentication;
+    if (refreshToken === '')
+      throw new CliError(ExitCode.NOT_LOGGED_IN, `your BOSH access token expired. ${LOGIN_HINT}`);
+    const info = await httpJson({
+      method: 'GET',
+      url: `${directorUrl}/info`,
+      insecure,
+      ca: caCert,
+      system: 'the BOSH director',
+    });
+    const auth = (
+      info.body as { user_authentication?: { type?: string; options?: { url?: string } } } | undefined
+    )?.user_authentication;
     if (info.status !== 200 || auth?.type !== 'uaa' || typeof auth.options?.url !== 'string') {
-      throw new CliError(ExitCode.UNAVAILABLE, `the BOSH director at ${directorUrl} does not name its UAA (GET /info answered ${info.status})`);
+      throw new CliError(
+        ExitCode.UNAVAILABLE,
+        `the BOSH director at ${directorUrl} does not name its UAA (GET /info answered ${info.status})`,
+      );
     }
     const fresh = await refreshAccessToken({
       uaaUrl: auth.options.url,

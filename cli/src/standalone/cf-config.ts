@@ -21,7 +21,10 @@ export function cfConfigPath(env: NodeJS.ProcessEnv): string {
  */
 export async function cfSessionFromConfig(path: string): Promise<CfSession> {
   if (!existsSync(path)) {
-    throw new CliError(ExitCode.NOT_LOGGED_IN, `no cf CLI configuration at ${path}. Use 'cf login' to log in.`);
+    throw new CliError(
+      ExitCode.NOT_LOGGED_IN,
+      `no cf CLI configuration at ${path}. Use 'cf login' to log in.`,
+    );
   }
   let raw: Record<string, unknown>;
   try {
@@ -30,13 +33,24 @@ export async function cfSessionFromConfig(path: string): Promise<CfSession> {
     throw new CliError(ExitCode.FAILED, `cannot read ${path}: ${(err as Error).message}`);
   }
   if (raw.ConfigVersion !== 4) {
-    throw new CliError(ExitCode.FAILED, `${path} has ConfigVersion ${String(raw.ConfigVersion)}; this CLI reads version 4 (cf CLI 7 and later)`);
+    throw new CliError(
+      ExitCode.FAILED,
+      `${path} has ConfigVersion ${String(raw.ConfigVersion)}; this CLI reads version 4 (cf CLI 7 and later)`,
+    );
   }
-  const str = (k: string): string => (typeof raw[k] === 'string' ? (raw[k] as string) : '');
+  const str = (k: string): string => {
+    const v = raw[k];
+    return typeof v === 'string' ? v : '';
+  };
   const target = str('Target');
-  if (target === '') throw new CliError(ExitCode.NOT_LOGGED_IN, "No API endpoint set. Use 'cf login -a URL' to log in.");
+  if (target === '')
+    throw new CliError(ExitCode.NOT_LOGGED_IN, "No API endpoint set. Use 'cf login -a URL' to log in.");
   let accessToken = str('AccessToken');
-  if (accessToken === '') throw new CliError(ExitCode.NOT_LOGGED_IN, "Not logged in. Use 'cf login' or 'cf login --sso' to log in.");
+  if (accessToken === '')
+    throw new CliError(
+      ExitCode.NOT_LOGGED_IN,
+      "Not logged in. Use 'cf login' or 'cf login --sso' to log in.",
+    );
   const sslDisabled = raw.SSLDisabled === true;
   if (secondsLeft(accessToken) < 60) {
     const refreshToken = str('RefreshToken');
@@ -59,7 +73,9 @@ export async function cfSessionFromConfig(path: string): Promise<CfSession> {
     current.RefreshToken = fresh.refreshToken;
     writeFileAtomically(path, `${JSON.stringify(current, null, 2)}\n`);
   }
-  const space = (typeof raw.SpaceFields === 'object' && raw.SpaceFields !== null ? raw.SpaceFields : {}) as Record<string, unknown>;
+  const space = (
+    typeof raw.SpaceFields === 'object' && raw.SpaceFields !== null ? raw.SpaceFields : {}
+  ) as Record<string, unknown>;
   return {
     apiEndpoint: target.replace(/\/+$/, ''),
     accessToken,

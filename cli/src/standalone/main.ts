@@ -2,6 +2,8 @@
 import { exitAfterFlush } from '../core/exit';
 import { pcapMain } from './pcap.main';
 
-void pcapMain(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signals: process }, process.env).then(
-  exitAfterFlush,
-);
+void pcapMain(
+  process.argv.slice(2),
+  { stdout: process.stdout, stderr: process.stderr, signals: process },
+  process.env,
+).then(exitAfterFlush);

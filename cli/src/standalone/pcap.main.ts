@@ -19,7 +19,11 @@ function help(): string {
 ${appHelp('pcap')}`;
 }
 
-export async function pcapMain(argv: readonly string[], io: CaptureIo, env: NodeJS.ProcessEnv): Promise<ExitCodeValue> {
+export async function pcapMain(
+  argv: readonly string[],
+  io: CaptureIo,
+  env: NodeJS.ProcessEnv,
+): Promise<ExitCodeValue> {
   try {
     const [first, ...rest] = argv;
     if (first === undefined || first === '-h' || first === '--help' || first === 'help') {

@@ -27,7 +27,9 @@ export async function refreshAccessToken(options: {
   readonly ca?: string;
   readonly loginHint: string;
 }): Promise<{ accessToken: string; refreshToken: string }> {
-  const basic = Buffer.from(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`).toString('base64');
+  const basic = Buffer.from(
+    `${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`,
+  ).toString('base64');
   const res = await httpJson({
     method: 'POST',
     url: `${options.uaaUrl.replace(/\/+$/, '')}/oauth/token`,
@@ -39,11 +41,22 @@ export async function refreshAccessToken(options: {
   });
   const body = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as Record<string, unknown>;
   if (res.status === 400 || res.status === 401) {
-    const why = typeof body.error_description === 'string' ? body.error_description : String(body.error ?? res.status);
-    throw new CliError(ExitCode.NOT_LOGGED_IN, `your session expired and UAA refused to renew it (${why}). ${options.loginHint}`);
+    const why =
+      typeof body.error_description === 'string'
+        ? body.error_description
+        : typeof body.error === 'string'
+          ? body.error
+          : `HTTP ${res.status}`;
+    throw new CliError(
+      ExitCode.NOT_LOGGED_IN,
+      `your session expired and UAA refused to renew it (${why}). ${options.loginHint}`,
+    );
   }
   if (res.status !== 200 || typeof body.access_token !== 'string') {
-    throw new CliError(ExitCode.UNAVAILABLE, `UAA at ${options.uaaUrl} answered ${res.status} to the token refresh`);
+    throw new CliError(
+      ExitCode.UNAVAILABLE,
+      `UAA at ${options.uaaUrl} answered ${res.status} to the token refresh`,
+    );
   }
   const type = typeof body.token_type === 'string' ? body.token_type : 'bearer';
   return {

@@ -53,8 +53,18 @@ export class CaptureStack {
       cleanup.push(() => cellB.destroy());
       const instances = [cellA.containers[0]!, cellB.containers[0]!, cellB.containers[1]!];
       const agents = await Promise.all([
-        AgentProcess.start(certs, { host: HOST_A, cellName: 'cell-a', storeFile: cellA.storeFile, runcRoot: cellA.runcRoot }),
-        AgentProcess.start(certs, { host: HOST_B, cellName: 'cell-b', storeFile: cellB.storeFile, runcRoot: cellB.runcRoot }),
+        AgentProcess.start(certs, {
+          host: HOST_A,
+          cellName: 'cell-a',
+          storeFile: cellA.storeFile,
+          runcRoot: cellA.runcRoot,
+        }),
+        AgentProcess.start(certs, {
+          host: HOST_B,
+          cellName: 'cell-b',
+          storeFile: cellB.storeFile,
+          runcRoot: cellB.runcRoot,
+        }),
       ]);
       for (const a of agents) cleanup.push(() => a.stop());
       const world = await startCfWorld(
@@ -86,7 +96,14 @@ export class CaptureStack {
       writeFileSync(configFile, stringify(config));
       const api = spawn(
         process.execPath,
-        ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', join(ROOT, 'apps', 'api', 'src', 'main.ts'), configFile],
+        [
+          '-r',
+          'ts-node/register/transpile-only',
+          '-r',
+          'tsconfig-paths/register',
+          join(ROOT, 'apps', 'api', 'src', 'main.ts'),
+          configFile,
+        ],
         { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
       );
       cleanup.push(() => stopChild(api));
@@ -108,7 +125,17 @@ export class CaptureStack {
           reject(new Error(`the API exited ${code}:\n${text}`));
         });
       });
-      return new CaptureStack(dir, world, certs, [cellA, cellB], agents, api, `http://127.0.0.1:${port}`, instances, () => text);
+      return new CaptureStack(
+        dir,
+        world,
+        certs,
+        [cellA, cellB],
+        agents,
+        api,
+        `http://127.0.0.1:${port}`,
+        instances,
+        () => text,
+      );
     } catch (err) {
       for (const c of cleanup.reverse()) await Promise.resolve(c()).catch(() => undefined);
       throw err;

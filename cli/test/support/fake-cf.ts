@@ -73,7 +73,11 @@ export class FakeCf {
     plugin: string,
     args: readonly string[],
     state: FakeCfState,
-    options: { env?: NodeJS.ProcessEnv; onStart?: (child: ChildProcess) => void; stdin?: 'ignore' | 'pipe' } = {},
+    options: {
+      env?: NodeJS.ProcessEnv;
+      onStart?: (child: ChildProcess) => void;
+      stdin?: 'ignore' | 'pipe';
+    } = {},
   ): Promise<FakeCfRun> {
     const id = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
     const stateFile = join(this.dir, `state-${id}.json`);
