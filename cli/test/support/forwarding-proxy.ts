@@ -17,9 +17,9 @@ export class ForwardingProxy {
   ) {}
 
   static async start(targetUrl: string): Promise<ForwardingProxy> {
-    let proxy!: ForwardingProxy;
-    const server = createServer((req, res) => proxy.handle(req, res));
-    proxy = new ForwardingProxy(server, new URL(targetUrl));
+    const server = createServer();
+    const proxy = new ForwardingProxy(server, new URL(targetUrl));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => proxy.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
