@@ -29,6 +29,8 @@ import { ForwardingProxy } from './support/forwarding-proxy';
 import { FakeCf, type FakeCfRun, type FakeCfState } from './support/fake-cf';
 
 const PACKETS = 20;
+/** The API's `limits.max_bytes` (also every capture's default): small enough for a test to reach. */
+const OPERATOR_MAX_BYTES = 262144;
 const ALLOWED_CALLS = ['IsLoggedIn', 'ApiEndpoint', 'IsSSLDisabled', 'AccessToken', 'GetCurrentSpace'];
 
 describe('cf pcap and pcap end to end', () => {
@@ -45,7 +47,10 @@ describe('cf pcap and pcap end to end', () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-e2e-'));
     built = await buildCliArtifacts(join(dir, 'served'), { sea: false });
     fake = FakeCf.build();
-    stack = await CaptureStack.start({ cliDir: join(dir, 'served') });
+    stack = await CaptureStack.start({
+      cliDir: join(dir, 'served'),
+      limits: { max_bytes: OPERATOR_MAX_BYTES },
+    });
     const res = await call(`${stack.apiUrl}/cli/pcap-cf-plugin.js`);
     expect(res.status).toBe(200);
     plugin = join(dir, 'plugins', 'pcap');
@@ -172,6 +177,29 @@ describe('cf pcap and pcap end to end', () => {
     expect(readFileSync(out).readUInt32LE(0)).toBe(0xa1b2c3d4);
     const rows = tsharkFields(out, ['udp.dstport'], 'udp');
     expect(rows.map((r) => r[0])).toEqual(Array<string>(PACKETS).fill('7201'));
+  }, 120000);
+
+  it('plugin: --max-packets N: the API ends the capture with LIMIT_REACHED, printed as origin (TYPE): message; exit 0', async () => {
+    const out = file('max.pcapng');
+    const run = await pluginCapture(
+      ['web-app', '-o', out, '-f', 'udp', '--max-packets', '10', '--duration', '30'],
+      () => stack.sendToAll(7600, PACKETS),
+    );
+    expect(run.stderr).toContain('api (LIMIT_REACHED): packet limit of 10 reached\n');
+    expect(run.code).toBe(0);
+    expect(tsharkFields(out, ['udp.dstport'], 'udp')).toHaveLength(10);
+  }, 120000);
+
+  it('plugin: an operator limit the user did not ask for ends the capture: exit 8 naming it, the file valid', async () => {
+    const out = file('operator-limit.pcapng');
+    const run = await pluginCapture(['web-app', '-o', out, '-f', 'udp', '--duration', '30'], () =>
+      stack.sendToAll(7700, 1000),
+    );
+    expect(run.stderr).toContain(`api (LIMIT_REACHED): byte limit of ${OPERATOR_MAX_BYTES} reached`);
+    expect(run.stderr).toContain("the capture was ended by the pcap API's bytes limit");
+    expect(run.code).toBe(8);
+    expect(capinfosOk(out)).toMatch(/Number of packets:\s+\d+/);
+    expect(tsharkFields(out, ['udp.dstport'], 'udp').length).toBeGreaterThan(100);
   }, 120000);
 
   it('plugin: the first Ctrl-C stops gracefully (this API has no DELETE /captures/<id>: the request is closed): exit 0, a valid file with everything captured', async () => {
