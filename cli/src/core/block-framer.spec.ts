@@ -8,6 +8,7 @@ import {
 } from '@pcap/capture';
 
 import { framerFor, type FramedEvent } from './block-framer';
+import { CliError } from './cli.errors';
 
 function packet(i: number): { timestampNs: bigint; data: Buffer; originalLength: number } {
   const data = Buffer.alloc(60 + (i % 7), i & 0xff);
@@ -122,8 +123,13 @@ describe('block framer: only whole blocks reach the output', () => {
   });
 
   it('a stream that is not pcapng is a broken stream (exit 10), not a crash', () => {
-    expect(() => framerFor('pcapng').push(Buffer.from('<html>not found</html>'.padEnd(64, ' ')))).toThrow(
-      expect.objectContaining({ exitCode: 10 }),
-    );
+    let error: unknown;
+    try {
+      framerFor('pcapng').push(Buffer.from('<html>not found</html>'.padEnd(64, ' ')));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).exitCode).toBe(10);
   });
 });
