@@ -2,10 +2,10 @@
  * Builds the cf CLI plugin and the standalone `pcap` CLI (used by `npm run build:cli` and by the CLI tests):
  * - `pcap-cf-plugin.js`, `pcap.js`: one self-contained JavaScript file each (esbuild bundle, `#!/usr/bin/env node`),
  *   for any OS with Node.js >= 20 (macOS, Linux);
- * - `pcap-cf-plugin-linux-amd64`, `pcap-linux-amd64`: single executables (Node SEA: this machine's node binary with
- *   the bundle injected by postject), when this machine is linux-x64 and `sea` is not false;
+ * - `pcap-cf-plugin-<os>-<arch>`, `pcap-<os>-<arch>`: single executables for the build machine (Node SEA: its node
+ *   binary with the bundle injected by postject), unless `sea` is false: `linux-amd64` here; run on a Mac, the
+ *   same build makes `darwin-arm64`/`darwin-amd64` (codesign step per Node's docs; not verified by this project);
  * - `SHA256SUMS`.
- * macOS single executables need a macOS node binary and codesign, which this build does not have; see docs/cli.md.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -49,18 +49,41 @@ async function bundle(entry: string, outfile: string): Promise<void> {
   chmodSync(outfile, 0o755);
 }
 
+/** The SEA file name suffix of this machine, or undefined where Node SEA is not built (Windows). */
+function seaSuffix(): string | undefined {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  if (process.platform === 'linux' || process.platform === 'darwin') return `${process.platform}-${arch}`;
+  return undefined;
+}
+
+/**
+ * Node's single executable application recipe: blob from `--experimental-sea-config`, injected into a copy of the
+ * running node by postject. On macOS (not run by this project's CI) the copy's signature is removed first and an
+ * ad-hoc one added after, as Node's documentation says; Linux needs neither.
+ */
 function sea(script: string, output: string): void {
   const config = `${output}.sea.json`;
   const blob = `${output}.blob`;
+  const macos = process.platform === 'darwin';
   writeFileSync(config, JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true }));
   execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'pipe' });
   copyFileSync(process.execPath, output);
   chmodSync(output, 0o755);
+  if (macos) execFileSync('codesign', ['--remove-signature', output], { stdio: 'pipe' });
   execFileSync(
     process.execPath,
-    [require.resolve('postject/dist/cli.js'), output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE],
+    [
+      require.resolve('postject/dist/cli.js'),
+      output,
+      'NODE_SEA_BLOB',
+      blob,
+      '--sentinel-fuse',
+      SEA_FUSE,
+      ...(macos ? ['--macho-segment-name', 'NODE_SEA'] : []),
+    ],
     { stdio: 'pipe' },
   );
+  if (macos) execFileSync('codesign', ['--sign', '-', output], { stdio: 'pipe' });
   rmSync(config);
   rmSync(blob);
 }
@@ -76,11 +99,11 @@ export async function buildCliArtifacts(out: string, options: { sea?: boolean } 
   const OUT = out;
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
-  const linuxX64 = process.platform === 'linux' && process.arch === 'x64' && options.sea !== false;
+  const suffix = options.sea === false ? undefined : seaSuffix();
   for (const t of TARGETS) {
     const js = join(OUT, `${t.name}.js`);
     await bundle(t.entry, js);
-    if (linuxX64) sea(js, join(OUT, `${t.name}-linux-amd64`));
+    if (suffix !== undefined) sea(js, join(OUT, `${t.name}-${suffix}`));
   }
   const sums = readdirSync(OUT)
     .filter((f) => statSync(join(OUT, f)).isFile())
@@ -93,5 +116,5 @@ export async function buildCliArtifacts(out: string, options: { sea?: boolean } 
     );
   writeFileSync(join(OUT, 'SHA256SUMS'), `${sums.join('\n')}\n`);
   const files = new Map(readdirSync(OUT).map((f) => [f, join(OUT, f)] as const));
-  return { files, singleExecutables: linuxX64 };
+  return { files, singleExecutables: suffix !== undefined };
 }

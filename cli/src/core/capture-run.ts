@@ -88,7 +88,12 @@ export function apiErrorOf(status: number, body: unknown, url: string): CliError
     case 502:
     case 503:
     case 504:
-      return new CliError(ExitCode.UNAVAILABLE, `the pcap API is unavailable: ${message}`);
+      return new CliError(
+        ExitCode.UNAVAILABLE,
+        code === 'NO_INSTANCE_CAPTURABLE'
+          ? `no instance can be captured: ${message}`
+          : `unavailable: ${message}`,
+      );
     default:
       return new CliError(ExitCode.FAILED, `the pcap API answered ${status} ${code}: ${message}`);
   }
