@@ -10,8 +10,8 @@
  *
  * Usage (as root): npm start [-- --out FILE] [--udp N] [--http N] [--duration S]
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,6 +22,7 @@ import { describeControlMessage, readPcapng, type ControlMessage } from '@pcap/c
 import {
   AgentProcess,
   apiConfigObject,
+  ApiProcess,
   ApiTestCerts,
   baseModel,
   type CfWorld,
@@ -32,7 +33,6 @@ import {
 } from '../test/support/api-harness';
 import { type CellContainer, DiegoCell } from '../test/support/diego-cell';
 
-const ROOT = join(__dirname, '..');
 const APP = { guid: '1cb006ee-0000-4000-8000-00000000d001', name: 'demo-app' };
 const CELLS = [
   { name: 'cell-a', host: '127.0.0.2', instances: 1 },
@@ -53,7 +53,7 @@ const created: {
   cells: DiegoCell[];
   agents: AgentProcess[];
   world?: CfWorld;
-  api?: ChildProcess;
+  api?: ApiProcess;
 } = { cells: [], agents: [] };
 let cleaning: Promise<void> | undefined;
 let interrupted = false;
@@ -67,7 +67,7 @@ function check(): void {
 
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
-    if (created.api) await stopChild(created.api);
+    await created.api?.stop(5000);
     await Promise.all(created.agents.map((a) => a.stop().catch(() => undefined)));
     for (const cell of created.cells) await cell.destroy().catch(() => undefined);
     await created.world?.stop().catch(() => undefined);
@@ -90,54 +90,6 @@ function killStrayChildren(): void {
       // gone meanwhile
     }
   }
-}
-
-/** SIGTERM by PID, SIGKILL after 5 s; resolves when the process is gone. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** The real API (apps/api/src/main.ts) with `config` in its own process; resolves with its port. */
-async function startApi(dir: string, config: Record<string, unknown>): Promise<number> {
-  const configFile = join(dir, 'api.yml');
-  writeFileSync(configFile, JSON.stringify(config)); // JSON is YAML
-  const child = spawn(
-    process.execPath,
-    [
-      '-r',
-      'ts-node/register/transpile-only',
-      '-r',
-      'tsconfig-paths/register',
-      join(ROOT, 'apps', 'api', 'src', 'main.ts'),
-      configFile,
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-  );
-  created.api = child;
-  let text = '';
-  return new Promise<number>((resolvePort, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the API did not start:\n${text}`)), 60000);
-    const onData = (chunk: Buffer): void => {
-      text += chunk.toString('utf8');
-      if (text.length > 200_000) text = text.slice(-50_000);
-      const m = /listening on [^\s"]*:(\d+)/.exec(text);
-      if (m) {
-        clearTimeout(timer);
-        resolvePort(Number(m[1]));
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the API exited ${code}:\n${text}`));
-    });
-  });
 }
 
 async function main(): Promise<void> {
@@ -218,11 +170,11 @@ async function main(): Promise<void> {
   log(`UAA double ${world.uaa.url}, Cloud Controller double ${world.cc.url}`);
 
   const endpoints = Object.fromEntries(agents.map((a) => [a.host, a.endpoint]));
-  const port = await startApi(created.dir, apiConfigObject(world, certs, { agents: { endpoints } }));
+  created.api = await ApiProcess.start(apiConfigObject(world, certs, { agents: { endpoints } }));
   check();
-  const apiUrl = `http://127.0.0.1:${port}`;
+  const apiUrl = created.api.url;
   log(
-    `pcap-api pid ${created.api?.pid} on ${apiUrl} (ready after ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    `pcap-api pid ${created.api.pid} on ${apiUrl} (ready after ${((Date.now() - started) / 1000).toFixed(1)} s)`,
   );
 
   // The capture: all instances of demo-app, as space developer "dev".

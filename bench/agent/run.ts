@@ -16,7 +16,7 @@
  *   [--rss-pps 20000] [--rss-seconds 3]          (rate 0 = unpaced; --immediate-rates '' skips immediate mode)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -127,7 +127,47 @@ function build(): void {
 function cpuTicksOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
+  // utime + stime + the same of reaped children: the capture workers, once they have exited (clock ticks)
+  return Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+}
+
+/** PIDs of the agent's capture workers (one process per capture). */
+function workersOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+/** Proportional set size (shared pages divided among the processes mapping them), in MB. */
+function pssMbOf(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? NaN) / 1024;
+}
+
+/**
+ * The agent's workers together: VmRSS summed (counts the shared libraries they map once per worker) and the
+ * agent + workers' PSS summed (each shared page counted once overall: the memory they really take), in MB.
+ */
+function workersMemory(pid: number): { rssMb: number; totalPssMb: number } {
+  let rssMb = 0;
+  let totalPssMb = pssMbOf(pid);
+  for (const w of workersOf(pid)) {
+    try {
+      rssMb += memoryOf(w).rssMb;
+      totalPssMb += pssMbOf(w);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return { rssMb, totalPssMb };
 }
 
 interface Memory {
@@ -360,6 +400,7 @@ async function runAgent(agent: Agent, c: CellContainer, rate: number): Promise<R
   const g = await generate(c, rate, countFor(rate, seconds));
   await sleep(150); // > block_timeout_ms: the last block is handed over
   const result = await reader.stop();
+  await sleep(200); // the worker has exited and been reaped: its CPU time is in the agent's cutime/cstime
   const cpuUs = ((cpuTicksOf(agent.pid) - before) / ticksPerSecond) * 1e6;
   const r = result.captures[0] as CaptureResult;
   const note = problemsOf(r);
@@ -394,6 +435,11 @@ async function measureIdleCpu(agent: Agent): Promise<number> {
 interface RssResult {
   started: Memory;
   peak: Memory;
+  /** The capture workers' RSS together, and agent + workers, at their sampled peaks. */
+  workersPeakMb: number;
+  totalPeakMb: number;
+  /** Agent + workers, PSS summed: shared library pages counted once. */
+  totalPssPeakMb: number;
   after: Memory;
   perCapture: string[];
   sentPps: number;
@@ -404,9 +450,20 @@ async function runRss(agent: Agent, containers: readonly CellContainer[]): Promi
   await sleep(300);
   const started = memoryOf(agent.pid);
   let peak = started;
+  let workersPeak = 0;
+  let totalPeak = 0;
+  let totalPssPeak = 0;
+  const sample = (m: Memory): void => {
+    const w = workersMemory(agent.pid);
+    workersPeak = Math.max(workersPeak, w.rssMb);
+    totalPeak = Math.max(totalPeak, m.rssMb + w.rssMb);
+    totalPssPeak = Math.max(totalPssPeak, w.totalPssMb);
+  };
+  sample(started);
   const sampler = setInterval(() => {
     const m = memoryOf(agent.pid);
     if (m.rssMb > peak.rssMb) peak = m;
+    sample(m);
   }, 100);
   let gens: { sent: number; pps: number }[];
   try {
@@ -427,6 +484,9 @@ async function runRss(agent: Agent, containers: readonly CellContainer[]): Promi
   return {
     started,
     peak,
+    workersPeakMb: workersPeak,
+    totalPeakMb: totalPeak,
+    totalPssPeakMb: totalPssPeak,
     after: memoryOf(agent.pid),
     perCapture,
     sentPps: gens.reduce((s, g) => s + g.pps, 0),
@@ -471,7 +531,7 @@ async function main(): Promise<void> {
       const run = await runRss(agent, containers);
       rss.push({ mode, idle, run });
       console.log(
-        `RSS with ${CAPTURES} captures (${mode}): just started ${mb(run.started)}; peak under ${run.sentPps.toFixed(0)} pkt/s in total ${mb(run.peak)} (VmHWM ${run.peak.hwmMb.toFixed(1)} MB); after they ended ${mb(run.after)}`,
+        `RSS with ${CAPTURES} captures (${mode}): just started ${mb(run.started)}; peak under ${run.sentPps.toFixed(0)} pkt/s in total ${mb(run.peak)} (VmHWM ${run.peak.hwmMb.toFixed(1)} MB); capture workers together ${run.workersPeakMb.toFixed(1)} MB, agent + workers ${run.totalPeakMb.toFixed(1)} MB RSS summed, ${run.totalPssPeakMb.toFixed(1)} MB PSS summed; after they ended ${mb(run.after)}`,
       );
       for (const [i, line] of run.perCapture.entries()) console.log(`  capture ${i + 1}: ${line}`);
       console.log(HEADER);
@@ -545,7 +605,7 @@ async function main(): Promise<void> {
   }
   for (const r of rss) {
     console.log(
-      `RSS ${r.mode.padEnd(9)}: idle ${r.idle.rssMb.toFixed(1)} MB; ${CAPTURES} captures: peak ${r.run.peak.rssMb.toFixed(1)} MB sampled, VmHWM ${r.run.peak.hwmMb.toFixed(1)} MB (target ≤ 120 MB: ${r.run.peak.hwmMb <= 120 ? 'met' : 'NOT met'})`,
+      `RSS ${r.mode.padEnd(9)}: idle ${r.idle.rssMb.toFixed(1)} MB; ${CAPTURES} captures: peak ${r.run.peak.rssMb.toFixed(1)} MB sampled, VmHWM ${r.run.peak.hwmMb.toFixed(1)} MB, + workers ${r.run.workersPeakMb.toFixed(1)} MB = ${r.run.totalPeakMb.toFixed(1)} MB RSS summed (shared libraries counted per process), ${r.run.totalPssPeakMb.toFixed(1)} MB PSS summed (target ≤ 120 MB for agent + workers: RSS sum ${r.run.totalPeakMb <= 120 ? 'met' : 'NOT met'}, PSS sum ${r.run.totalPssPeakMb <= 120 ? 'met' : 'NOT met'})`,
     );
   }
   console.log(`total time ${((Date.now() - t0) / 1000).toFixed(0)} s`);

@@ -1,45 +1,70 @@
 /**
  * One capture by our engine for bench/capture/run.ts, in its own process so its CPU time is its own:
  * opens the device inside the namespace, writes every batch to OUT (the batches are pcapng EPBs already) until
- * SIGINT, then prints {delivered, dropped, cpuUs, maxLoopDelayMs} as JSON on stdout.
- * Usage: engine-capture.ts NETNS_PATH DEVICE FILTER OUT IMMEDIATE(0|1) BUFFER_BYTES
+ * SIGINT, then prints {delivered, dropped, cpuUs, maxLoopDelayMs} as JSON on stdout. MODE `live` captures in this
+ * process (LiveCapture); `isolated` in a worker process (IsolatedCapture, as the agent does), whose CPU time is
+ * added once it has exited.
+ * Usage: engine-capture.ts NETNS_PATH DEVICE FILTER OUT IMMEDIATE(0|1) BUFFER_BYTES [MODE]
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 
-import { LiveCapture, type PacketBatch } from '@pcap/capture';
+import { IsolatedCapture, LiveCapture, type PacketBatch, type PacketSource } from '@pcap/capture';
 
-const [netns, device, filter, out, immediate, bufferSize] = process.argv.slice(2);
-const fd = openSync(out ?? '/dev/null', 'w');
-const loop = monitorEventLoopDelay({ resolution: 10 });
-const capture = LiveCapture.open({
-  device: device ?? 'eth0',
-  netns,
-  filter,
-  immediate: immediate === '1',
-  bufferSize: Number(bufferSize ?? 0),
-});
-capture.on('data', (batch: PacketBatch) => {
-  writeSync(fd, batch.data);
-});
-const cpuStart = process.cpuUsage();
-loop.enable();
-process.stdout.write('ready\n');
+const [netns, device, filter, out, immediate, bufferSize, mode] = process.argv.slice(2);
+const ticksPerSecond = 100; // Linux USER_HZ
 
-process.once('SIGINT', () => {
-  void capture.stop().then((stats) => {
-    loop.disable();
-    const cpu = process.cpuUsage(cpuStart);
-    closeSync(fd);
-    process.stdout.write(
-      JSON.stringify({
-        delivered: stats.delivered,
-        dropped: stats.dropped,
-        batches: stats.batches,
-        cpuUs: cpu.user + cpu.system,
-        maxLoopDelayMs: loop.max / 1e6,
-      }) + '\n',
-    );
-    process.exit(0);
+/** CPU of reaped children (the worker, once it has exited), in µs. */
+function childrenCpuUs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) / ticksPerSecond) * 1e6;
+}
+
+async function main(): Promise<void> {
+  const fd = openSync(out ?? '/dev/null', 'w');
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  const options = {
+    device: device ?? 'eth0',
+    netns,
+    filter,
+    immediate: immediate === '1',
+    bufferSize: Number(bufferSize ?? 0),
+  };
+  const capture: PacketSource =
+    mode === 'isolated' ? await IsolatedCapture.open(options) : LiveCapture.open(options);
+  capture.on('data', (batch: PacketBatch) => {
+    writeSync(fd, batch.data);
   });
+  const cpuStart = process.cpuUsage();
+  const childrenStart = childrenCpuUs();
+  loop.enable();
+  process.stdout.write('ready\n');
+
+  await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  const stats = await capture.stop();
+  loop.disable();
+  const own = process.cpuUsage(cpuStart);
+  if (capture instanceof IsolatedCapture) {
+    // the worker's CPU time reaches us when it has exited and been reaped
+    for (let i = 0; i < 100 && existsSync(`/proc/${capture.pid}`); i++) await delay(10);
+    await delay(50);
+  }
+  closeSync(fd);
+  process.stdout.write(
+    JSON.stringify({
+      delivered: stats.delivered,
+      dropped: stats.dropped,
+      batches: stats.batches,
+      cpuUs: own.user + own.system + (childrenCpuUs() - childrenStart),
+      maxLoopDelayMs: loop.max / 1e6,
+    }) + '\n',
+  );
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
 });

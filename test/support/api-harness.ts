@@ -201,41 +201,11 @@ export class AgentProcess {
         capture: { drain_timeout_seconds: 5 },
       }),
     );
-    const child = spawn(
-      process.execPath,
-      [
-        '-r',
-        'ts-node/register/transpile-only',
-        '-r',
-        'tsconfig-paths/register',
-        join(ROOT, 'apps', 'agent', 'src', 'main.ts'),
-        configFile,
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-    );
-    let text = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`agent did not start:\n${text}`)), 60000);
-      const onData = (chunk: Buffer): void => {
-        text += chunk.toString('utf8');
-        const m = /listening on \S+:(\d+)/.exec(text);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`agent exited ${code}:\n${text}`));
-      });
-    }).catch((err: unknown) => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+    const { child, port, output } = await startAppProcess('agent', configFile).catch((err: unknown) => {
       rmSync(dir, { recursive: true, force: true });
       throw err;
     });
-    return new AgentProcess(child, options.host, port, dir, () => text);
+    return new AgentProcess(child, options.host, port, dir, output);
   }
 
   get endpoint(): string {
@@ -257,6 +227,101 @@ export class AgentProcess {
       this.child.kill('SIGTERM');
       const timer = setTimeout(() => this.child.kill('SIGKILL'), 10000);
       await exited;
+      clearTimeout(timer);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One of our apps (`apps/<app>/src/main.ts <config>`) in its own process, as in production but from the TypeScript
+ * sources; resolves once it logs "listening on host:port". On failure the process is killed and the error holds
+ * its output.
+ */
+async function startAppProcess(
+  app: 'agent' | 'api',
+  configFile: string,
+): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      join(ROOT, 'apps', app, 'src', 'main.ts'),
+      configFile,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+  );
+  let text = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${app} did not start:\n${text}`)), 60000);
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString('utf8');
+      if (text.length > 200_000) text = text.slice(-50_000);
+      const m = /listening on [^\s"]*:(\d+)/.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${app} exited ${code}:\n${text}`));
+    });
+  }).catch((err: unknown) => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw err;
+  });
+  return { child, port, output: () => text };
+}
+
+/** The real API (apps/api/src/main.ts) in its own process with `config` (the object the YAML file holds). */
+export class ApiProcess {
+  /** Resolves with how the process ended. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+    private readonly dir: string,
+    readonly output: () => string,
+  ) {
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        resolve({ code: child.exitCode, signal: child.signalCode });
+      } else child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+  }
+
+  static async start(config: Record<string, unknown>): Promise<ApiProcess> {
+    const dir = mkdtempSync(join(tmpdir(), 'api-process-'));
+    const configFile = join(dir, 'api.yml');
+    writeFileSync(configFile, stringify(config));
+    const { child, port, output } = await startAppProcess('api', configFile).catch((err: unknown) => {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    });
+    return new ApiProcess(child, port, dir, output);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  /** SIGTERM (graceful: the API drains), then SIGKILL after `killAfterMs`; removes the temp dir. */
+  async stop(killAfterMs = 10000): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), killAfterMs);
+      await this.exited;
       clearTimeout(timer);
     }
     rmSync(this.dir, { recursive: true, force: true });

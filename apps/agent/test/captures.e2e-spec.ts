@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import {
   constants,
   type ClientHttp2Session,
@@ -57,6 +57,24 @@ class CaptureCall {
   }
 }
 
+/** PIDs of this process's capture workers (one per running capture of the in-process agent). */
+function workerPids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // comm is in parentheses and may hold spaces; the fields after it are space-separated
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && comm.startsWith('pcap_capture_wo')) pids.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
 describe('agent captures over HTTP/2 mTLS on a simulated cell', () => {
   let cell: DiegoCell;
   let certs: TestCerts;
@@ -98,8 +116,11 @@ describe('agent captures over HTTP/2 mTLS on a simulated cell', () => {
   }
 
   async function waitForIdle(): Promise<void> {
-    for (let i = 0; i < 100 && (await active()) !== 0; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && ((await active()) !== 0 || workerPids().length > 0); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect(await active()).toBe(0);
+    expect(workerPids()).toEqual([]);
   }
 
   it("streams exactly container 1's eth0 traffic as pcapng that tshark reads", async () => {
@@ -379,6 +400,39 @@ describe('agent captures over HTTP/2 mTLS on a simulated cell', () => {
     expect(ports).not.toContain(agent.port);
     await waitForIdle();
   });
+
+  it('a capture whose worker process crashes ends with a message and a valid file; the others go on', async () => {
+    const call = CaptureCall.start(session, {
+      target: { app_guid: APP_2, instance_guid: c2.handle },
+      filter: 'udp',
+    });
+    await call.started;
+    const [victim] = workerPids();
+    expect(victim).toBeDefined();
+    const other = CaptureCall.start(session, {
+      target: { app_guid: APP_1, instance_guid: c1.handle },
+      filter: 'udp port 7109',
+    });
+    await other.started;
+    await cell.sendUdpTo(c2, { port: 7108, count: 7 });
+    await new Promise((r) => setTimeout(r, 300)); // delivered before the fault
+    process.kill(victim!, 'SIGSEGV');
+    const data = await call.ended;
+    const file = save('crashed.pcapng', data);
+    expect(tsharkFields(file, ['udp.dstport'], 'udp')).toEqual(Array.from({ length: 7 }, () => ['7108']));
+    const { messages, lastBlockType } = await summarize(data);
+    expect(messages.at(-1)).toMatchObject({ type: 'INSTANCE_UNAVAILABLE' });
+    expect(messages.at(-1)?.message).toMatch(/ended unexpectedly \(signal SIGSEGV\)/);
+    expect(lastBlockType).toBe(5);
+
+    // the agent and the other capture are untouched
+    expect(await active()).toBe(1);
+    await cell.sendUdpTo(c1, { port: 7109, count: 5 });
+    await request(session, 'DELETE', `/captures/${await other.id()}`);
+    const otherFile = save('after-crash.pcapng', await other.ended);
+    expect(tsharkFields(otherFile, ['udp.dstport'], 'udp')).toHaveLength(5);
+    await waitForIdle();
+  }, 60000);
 
   it('ends the stream cleanly with a message and a valid file when the container dies', async () => {
     const call = CaptureCall.start(session, {

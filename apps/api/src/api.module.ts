@@ -3,6 +3,9 @@ import { CaptureAuthorizer, CaptureTargetResolver, CloudControllerClient, UaaTok
 
 import { AgentClient } from './agents/agent.client';
 import { UaaAuthGuard } from './auth/uaa-auth.guard';
+import { BoshAccess } from './bosh/bosh-access.service';
+import { BoshAuthGuard } from './bosh/bosh-auth.guard';
+import { BoshCapturesController } from './bosh/bosh-captures.controller';
 import { CaptureAuditLog } from './captures/capture-audit.log';
 import { CapturePlanner } from './captures/capture-planner.service';
 import { CaptureRegistry } from './captures/capture-registry.service';
@@ -48,9 +51,15 @@ export class ApiModule {
       ...(config.uaa.issuer === undefined ? {} : { issuer: config.uaa.issuer }),
       keyRefetchIntervalMs: config.uaa.key_refetch_interval_seconds * 1000,
     });
+    const bosh = config.bosh === undefined ? [] : [BoshAccess, BoshAuthGuard];
     return {
       module: ApiModule,
-      controllers: [HealthController, CapturesController, CliController],
+      controllers: [
+        HealthController,
+        CapturesController,
+        CliController,
+        ...(config.bosh === undefined ? [] : [BoshCapturesController]),
+      ],
       providers: [
         { provide: ApiConfig, useValue: config },
         { provide: API_TLS, useValue: tls },
@@ -66,6 +75,7 @@ export class ApiModule {
         CapturePlanner,
         CaptureRegistry,
         CaptureRunner,
+        ...bosh,
       ],
     };
   }

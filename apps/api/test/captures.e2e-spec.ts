@@ -273,6 +273,52 @@ describe('pcap API end to end: two cells, real agents, merged capture', () => {
     expect(json(await call(`${api!.url}/health`)).activeCaptures).toBe(0);
   }, 120000);
 
+  it('an explicit stop (DELETE /captures/:id) by its owner drains every agent and ends the stream with statistics', async () => {
+    const res = await open(`${api!.url}/captures`, {
+      method: 'POST',
+      headers: { authorization: `bearer ${token()}` },
+      body: { app_guid: APP.guid, filter: 'udp' },
+    });
+    expect(res.statusCode).toBe(200);
+    const id = String(res.headers['x-capture-id']);
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    const ended = new Promise<void>((resolve, reject) => res.once('end', resolve).once('error', reject));
+    await sendToAll((i) => 7400 + i);
+
+    const notMine = await call(`${api!.url}/captures/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `bearer ${world.uaa.mintUserToken(USERS.developer2)}` },
+    });
+    expect(notMine.status).toBe(404);
+    expect(json(notMine).code).toBe('CAPTURE_NOT_FOUND');
+    const stopped = await call(`${api!.url}/captures/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `bearer ${token()}` },
+    });
+    expect(stopped.status).toBe(202);
+    expect(json(stopped)).toEqual({ id, status: 'stopping' });
+    await ended;
+
+    const data = Buffer.concat(chunks);
+    const file = join(dir, 'stopped.pcapng');
+    writeFileSync(file, data);
+    const { messages } = await parse(data);
+    expect(messages.some((m) => m.type === 'CAPTURE_STOPPED' && m.origin === 'api')).toBe(true);
+    // everything sent before the stop arrived: the agents drained instead of being cut
+    const ports = tsharkFields(file, ['udp.dstport'], 'udp').map((r) => r[0]);
+    for (const i of [0, 1, 2]) expect(ports.filter((p) => p === String(7400 + i))).toHaveLength(PACKETS);
+    const isbs: number[] = [];
+    for await (const e of readPcapng(Readable.from([data])))
+      if (e.type === 'statistics') isbs.push(e.interfaceId);
+    expect(isbs.sort()).toEqual([0, 1, 2]);
+    const again = await call(`${api!.url}/captures/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `bearer ${token()}` },
+    });
+    expect(again.status).toBe(404);
+  }, 120000);
+
   it('an agent killed mid-capture: INSTANCE_UNAVAILABLE in-band, the others go on, the file stays valid', async () => {
     const { status, file, data } = await captureWith(
       { app_guid: APP.guid, filter: 'udp', duration_seconds: 8 },

@@ -12,7 +12,9 @@ export {
   netnsOfPid,
   namedNetns,
 } from './engine/capture-options';
-export { LiveCapture, type CaptureStats } from './engine/live-capture';
+export { LiveCapture } from './engine/live-capture';
+export { IsolatedCapture } from './engine/isolated-capture';
+export type { CaptureStats, PacketSource } from './engine/packet-source';
 export { compileFilter, libpcapVersion, LINKTYPE_ETHERNET } from './engine/bpf-filter';
 export { listDevices, type DeviceInfo } from './engine/devices';
 export {

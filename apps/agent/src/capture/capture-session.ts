@@ -12,8 +12,8 @@ import {
   type ControlMessage,
   type ControlMessageFields,
   type ControlMessageType,
-  type LiveCapture,
   type PacketBatch,
+  type PacketSource,
 } from '@pcap/capture';
 
 /** Counters of one finished session. Invariant: delivered = written + discarded + beyondLimit. */
@@ -34,7 +34,7 @@ export interface SessionStats {
 export interface CaptureSessionOptions {
   readonly id: string;
   /** Already opened; the session owns it from now on. */
-  readonly live: LiveCapture;
+  readonly live: PacketSource;
   readonly device: string;
   /** Filter as given by the user (if_filter). */
   readonly filter: string;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { LiveCapture } from '@pcap/capture';
+import { IsolatedCapture } from '@pcap/capture';
 
 import { AgentConfig } from '../config/agent-config';
 import type { ResolvedTarget } from '../target/capture-target';
@@ -62,7 +62,8 @@ export class CapturesService implements BeforeApplicationShutdown {
     try {
       const target = await this.resolver.resolve(request.target);
       if (this.draining) throw new AgentDrainingError('the agent is shutting down');
-      const live = LiveCapture.open({
+      // One worker process per capture: a fault in it ends that capture only, never the agent or the others.
+      const live = await IsolatedCapture.open({
         device: request.device,
         netns: target.netns,
         // In a container's namespace the agent's own stream is not visible; on the host it must be excluded.

@@ -13,12 +13,17 @@ import { ApiConfig } from '../config/api-config';
 import { API_TLS, type ApiTlsMaterial } from '../config/tls-material';
 
 /** The JSON body of the agent's `POST /captures` (apps/agent/src/capture/capture-request.ts). */
+/** What an agent captures: an app instance's container on its cell, or the host itself (BOSH mode). */
+export type AgentTarget =
+  | {
+      readonly app_guid: string;
+      readonly instance_guid?: string;
+      readonly instance_ip?: string;
+    }
+  | { readonly host: true };
+
 export interface AgentCaptureBody {
-  readonly target: {
-    readonly app_guid: string;
-    readonly instance_guid?: string;
-    readonly instance_ip?: string;
-  };
+  readonly target: AgentTarget;
   readonly device: string;
   readonly filter: string;
   readonly snaplen: number;

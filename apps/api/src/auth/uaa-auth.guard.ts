@@ -2,7 +2,7 @@ import { type CanActivate, createParamDecorator, type ExecutionContext, Injectab
 import { type UaaPrincipal, UaaTokenValidator } from '@pcap/cf';
 import type { FastifyRequest } from 'fastify';
 
-type AuthenticatedRequest = FastifyRequest & { principal?: UaaPrincipal };
+export type AuthenticatedRequest = FastifyRequest & { principal?: UaaPrincipal };
 
 /**
  * Requires a valid UAA access token (`Authorization: bearer …`, checked by UaaTokenValidator exactly as Cloud
@@ -20,7 +20,7 @@ export class UaaAuthGuard implements CanActivate {
   }
 }
 
-/** The UaaPrincipal of a request that passed {@link UaaAuthGuard}. */
+/** The UaaPrincipal of a request that passed {@link UaaAuthGuard} (or BoshAuthGuard). */
 export const Principal = createParamDecorator((_data: unknown, context: ExecutionContext): UaaPrincipal => {
   const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;
   if (principal === undefined) throw new Error('Principal used on a route without UaaAuthGuard');

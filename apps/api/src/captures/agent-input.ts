@@ -1,7 +1,7 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import { Readable } from 'node:stream';
 
-import { encodeControlMessage, encodeSectionHeader, nowNs } from '@pcap/capture';
+import { type ControlMessageFields, encodeControlMessage, encodeSectionHeader, nowNs } from '@pcap/capture';
 
 const SECTION_HEADER_BLOCK = 0x0a0d0d0a;
 /** A block longer than this from an agent is treated as a broken stream. */
@@ -13,7 +13,8 @@ export interface AgentInputOptions {
   readonly origin: string;
   /** Who this input is, e.g. `instance 1 (web, cell 10.0.0.7)`. */
   readonly describe: string;
-  readonly instanceIndex: number;
+  /** Fields of the INSTANCE_UNAVAILABLE message (which instance). */
+  readonly fields: ControlMessageFields;
   /** Called once when the agent's stream ended early (after the message was queued). */
   readonly onLost?: (reason: string) => void;
 }
@@ -88,7 +89,7 @@ export class AgentInput extends Readable {
         origin: this.options.origin,
         message: `${this.options.describe}: capture lost: ${why}`,
         timestampNs: nowNs(),
-        fields: { instanceIndex: this.options.instanceIndex },
+        fields: this.options.fields,
       });
       // A torn block is dropped; a stream that never sent its section header gets one so the message is valid.
       if (!this.sawSection) this.push(encodeSectionHeader({}));

@@ -12,7 +12,11 @@ export interface CaptureAuditEvent {
   readonly app?: string;
   readonly app_guid?: string;
   readonly process_type?: string;
-  readonly instances?: readonly number[];
+  /** BOSH mode: the deployment and instance groups. */
+  readonly deployment?: string;
+  readonly instance_groups?: readonly string[];
+  /** Instance indexes (CF) or `group/id` (BOSH). */
+  readonly instances?: readonly (number | string)[];
   readonly device?: string;
   readonly filter?: string;
   readonly format?: string;
@@ -21,7 +25,7 @@ export interface CaptureAuditEvent {
   readonly bytes?: number;
   readonly discarded?: number;
   readonly duration_ms?: number;
-  readonly unavailable?: readonly number[];
+  readonly unavailable?: readonly (number | string)[];
 }
 
 /** Writes audit events as one log line each (JSON in production), under the `CaptureAudit` context. */

@@ -1,12 +1,14 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 
 import { ApiConfig } from '../config/api-config';
-import { DrainingError, TooManyCapturesError } from '../http/api.errors';
+import { CaptureNotFoundError, DrainingError, TooManyCapturesError } from '../http/api.errors';
 
 /** A running capture as the registry sees it. */
 export interface TrackedCapture {
   readonly id: string;
   readonly requestId: string;
+  /** UAA user id of who started it: only they may stop it. */
+  readonly userId: string;
   /** Graceful: agents drain and end with statistics; the client gets the rest of the stream. */
   stop(reason: string): void;
   /** Immediate: every agent connection is dropped. */
@@ -76,6 +78,18 @@ export class CaptureRegistry implements BeforeApplicationShutdown {
   track(capture: TrackedCapture): void {
     this.running.set(capture.id, capture);
     void capture.finished.then(() => this.running.delete(capture.id));
+  }
+
+  /**
+   * Explicit stop by the user who started the capture: agents drain, the stream ends with their statistics.
+   * Throws CaptureNotFoundError for an unknown id and for another user's capture (which is not revealed).
+   */
+  stop(id: string, userId: string): TrackedCapture {
+    const capture = this.running.get(id);
+    if (!capture || capture.userId !== userId)
+      throw new CaptureNotFoundError(`No running capture ${id} of yours.`);
+    capture.stop('capture stopped by request');
+    return capture;
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -31,12 +31,8 @@ export type AppSelector =
   | { readonly kind: 'guid'; readonly appGuid: string }
   | { readonly kind: 'name'; readonly appName: string; readonly spaceGuid: string };
 
-/** A validated capture request: every value within the operator's limits, the filter compiled. */
-export interface CaptureRequest {
-  readonly app: AppSelector;
-  readonly processType: string;
-  /** `undefined` = all instances. */
-  readonly indexes: readonly number[] | undefined;
+/** Validated options of any capture: every value within the operator's limits, the filter compiled. */
+export interface CaptureOptions {
   readonly device: string;
   /** The user's filter ('' = everything). */
   readonly filter: string;
@@ -49,7 +45,26 @@ export interface CaptureRequest {
   readonly format: CaptureFormat;
 }
 
-function issues(error: z.ZodError): string {
+/** A validated Cloud Foundry capture request. */
+export interface CaptureRequest extends CaptureOptions {
+  readonly app: AppSelector;
+  readonly processType: string;
+  /** `undefined` = all instances. */
+  readonly indexes: readonly number[] | undefined;
+}
+
+/** Options as given, before defaults and limits. */
+export interface UncheckedCaptureOptions {
+  readonly device: string | undefined;
+  readonly filter: string | undefined;
+  readonly snaplen: number | undefined;
+  readonly durationSeconds: number | undefined;
+  readonly maxPackets: number | undefined;
+  readonly maxBytes: number | undefined;
+  readonly format: CaptureFormat;
+}
+
+export function issues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 }
 
@@ -127,20 +142,32 @@ export function parseSeedQuery(raw: unknown, config: ApiConfig, excluded: readon
   );
 }
 
-interface Unchecked {
+interface Unchecked extends UncheckedCaptureOptions {
   readonly app: AppSelector;
   readonly processType: string;
   readonly indexes: readonly number[] | undefined;
-  readonly device: string | undefined;
-  readonly filter: string | undefined;
-  readonly snaplen: number | undefined;
-  readonly durationSeconds: number | undefined;
-  readonly maxPackets: number | undefined;
-  readonly maxBytes: number | undefined;
-  readonly format: CaptureFormat;
 }
 
 function validate(r: Unchecked, config: ApiConfig, excluded: readonly string[]): CaptureRequest {
+  return {
+    app: r.app,
+    processType: r.processType,
+    indexes: r.indexes,
+    ...validateCaptureOptions(r, config, excluded, r.indexes?.length),
+  };
+}
+
+/**
+ * Applies defaults and the operator's limits to `r` (and to `requestedInstances`, when instances are named) and
+ * compiles the filter, also with the API's own addresses excluded. Throws BadCaptureRequestError listing every
+ * problem, RequestOverLimitError naming each limit, or InvalidFilterError with libpcap's text.
+ */
+export function validateCaptureOptions(
+  r: UncheckedCaptureOptions,
+  config: ApiConfig,
+  excluded: readonly string[],
+  requestedInstances: number | undefined,
+): CaptureOptions {
   const limits = config.limits;
   const problems: string[] = [];
   const overLimit: string[] = [];
@@ -169,9 +196,9 @@ function validate(r: Unchecked, config: ApiConfig, excluded: readonly string[]):
   if (limits.max_bytes !== undefined && maxBytes !== undefined && maxBytes > limits.max_bytes) {
     overLimit.push(`max_bytes ${maxBytes} exceeds the limit limits.max_bytes = ${limits.max_bytes}`);
   }
-  if (r.indexes !== undefined && r.indexes.length > limits.instances_per_capture) {
+  if (requestedInstances !== undefined && requestedInstances > limits.instances_per_capture) {
     overLimit.push(
-      `${r.indexes.length} instances requested; the limit limits.instances_per_capture is ${limits.instances_per_capture}`,
+      `${requestedInstances} instances requested; the limit limits.instances_per_capture is ${limits.instances_per_capture}`,
     );
   }
   if (problems.length > 0) throw new BadCaptureRequestError(problems.join('; '));
@@ -188,9 +215,6 @@ function validate(r: Unchecked, config: ApiConfig, excluded: readonly string[]):
     compileFilter(agentFilter, { snaplen });
   }
   return {
-    app: r.app,
-    processType: r.processType,
-    indexes: r.indexes,
     device,
     filter,
     agentFilter,

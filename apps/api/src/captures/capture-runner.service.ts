@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type ControlMessage, mergePcapng, type MergeInput, nowNs } from '@pcap/capture';
-import type { CaptureInstanceTarget, CaptureTargets, UaaPrincipal } from '@pcap/cf';
+import type { UaaPrincipal } from '@pcap/cf';
 
 import { type AgentCapture, AgentClient } from '../agents/agent.client';
 import { ApiConfig } from '../config/api-config';
@@ -11,7 +11,8 @@ import { NoInstanceCapturableError } from '../http/api.errors';
 import { AgentInput } from './agent-input';
 import { CaptureAuditLog } from './capture-audit.log';
 import { type CaptureSlot, CaptureRegistry } from './capture-registry.service';
-import type { CaptureRequest } from './capture-request';
+import type { CapturePlan, PlannedInstance } from './capture-plan';
+import type { CaptureOptions } from './capture-request';
 import { ClientStream } from './client-stream';
 
 export const API_VERSION = '0.1.0';
@@ -24,7 +25,7 @@ export interface StartedCapture {
 }
 
 interface Started {
-  readonly target: CaptureInstanceTarget;
+  readonly target: PlannedInstance;
   readonly capture: AgentCapture;
 }
 
@@ -47,8 +48,8 @@ export class CaptureRunner {
 
   async start(
     principal: UaaPrincipal,
-    request: CaptureRequest,
-    targets: CaptureTargets,
+    request: CaptureOptions,
+    plan: CapturePlan,
     requestId: string,
     slot: CaptureSlot,
   ): Promise<StartedCapture> {
@@ -59,50 +60,40 @@ export class CaptureRunner {
       capture_id: id,
       user: principal.userName,
       user_id: principal.userId,
-      org: targets.org.name,
-      space: targets.space.name,
-      app: targets.app.name,
-      app_guid: targets.app.guid,
-      process_type: targets.processType,
-      instances: targets.instances.map((i) => i.index),
+      ...plan.audit,
+      instances: plan.instances.map((i) => i.auditKey),
       device: request.device,
       filter: request.filter,
       format: request.format,
     };
     const notices: ControlMessage[] = [];
-    const unavailable: number[] = [];
-    const unavailableNotice = (target: CaptureInstanceTarget, why: string): void => {
-      unavailable.push(target.index);
+    const unavailable: Array<number | string> = [];
+    const unavailableNotice = (target: PlannedInstance, why: string): void => {
+      unavailable.push(target.auditKey);
       notices.push({
         type: 'INSTANCE_UNAVAILABLE',
         origin: 'api',
-        message: `${this.describe(targets, target)}: ${why}`,
+        message: `${target.description}: ${why}`,
         timestampNs: nowNs(),
-        fields: { instanceIndex: target.index },
+        fields: target.messageFields,
       });
     };
 
     const attempts = await Promise.all(
-      targets.instances.map(async (target): Promise<Started | undefined> => {
+      plan.instances.map(async (target): Promise<Started | undefined> => {
         if (!target.available || target.host === undefined) {
           unavailableNotice(target, target.unavailableReason ?? 'not running');
           return undefined;
         }
         try {
-          const capture = await this.agents.start(
-            target.host,
-            this.agentBody(request, targets, target),
-            requestId,
-          );
+          const capture = await this.agents.start(target.host, this.agentBody(request, target), requestId);
           this.logger.log(
-            `request ${requestId}: capture ${id}: agent ${capture.endpoint} started instance ${target.index}`,
+            `request ${requestId}: capture ${id}: agent ${capture.endpoint} started ${target.label}`,
           );
           return { target, capture };
         } catch (err) {
           const why = err instanceof Error ? err.message : String(err);
-          this.logger.warn(
-            `request ${requestId}: capture ${id}: instance ${target.index} not started: ${why}`,
-          );
+          this.logger.warn(`request ${requestId}: capture ${id}: ${target.label} not started: ${why}`);
           unavailableNotice(target, why);
           return undefined;
         }
@@ -118,18 +109,18 @@ export class CaptureRunner {
         unavailable,
       });
       throw new NoInstanceCapturableError(
-        `No instance of app '${targets.app.name}' could be captured: ${notices.map((n) => n.message).join('; ')}`,
+        `No instance of ${plan.subject} could be captured: ${notices.map((n) => n.message).join('; ')}`,
       );
     }
 
     const inputs: MergeInput[] = started.map(({ target, capture }) => ({
-      label: `${targets.processType}/${target.index}`,
+      label: target.label,
       source: new AgentInput(capture.stream, {
         origin: 'api',
-        describe: this.describe(targets, target),
-        instanceIndex: target.index,
+        describe: target.description,
+        fields: target.messageFields,
         onLost: (why) =>
-          this.logger.warn(`request ${requestId}: capture ${id}: lost instance ${target.index}: ${why}`),
+          this.logger.warn(`request ${requestId}: capture ${id}: lost ${target.label}: ${why}`),
       }),
     }));
     const merge = mergePcapng(inputs, { section: { userAppl: `pcap-api ${API_VERSION}` } });
@@ -190,6 +181,7 @@ export class CaptureRunner {
     this.registry.track({
       id,
       requestId,
+      userId: principal.userId,
       finished,
       stop: (reason) => {
         output.message({ type: 'CAPTURE_STOPPED', origin: 'api', message: reason, timestampNs: nowNs() });
@@ -205,32 +197,16 @@ export class CaptureRunner {
     };
   }
 
-  private agentBody(request: CaptureRequest, targets: CaptureTargets, target: CaptureInstanceTarget) {
+  private agentBody(request: CaptureOptions, target: PlannedInstance) {
     return {
-      target: {
-        app_guid: targets.app.guid,
-        ...(target.instanceGuid === undefined ? {} : { instance_guid: target.instanceGuid }),
-        ...(target.internalIp === undefined ? {} : { instance_ip: target.internalIp }),
-      },
+      target: target.agentTarget,
       device: request.device,
       filter: request.agentFilter,
       snaplen: request.snaplen,
       duration_seconds: request.durationSeconds,
       ...(request.maxPackets === undefined ? {} : { max_packets: request.maxPackets }),
       ...(request.maxBytes === undefined ? {} : { max_bytes: request.maxBytes }),
-      origin: {
-        org: targets.org.name,
-        space: targets.space.name,
-        app: targets.app.name,
-        process: targets.processType,
-        index: String(target.index),
-        cell_host: target.host ?? '',
-      },
+      origin: target.origin,
     };
-  }
-
-  private describe(targets: CaptureTargets, target: CaptureInstanceTarget): string {
-    const where = target.host === undefined ? '' : `, cell ${target.host}`;
-    return `instance ${target.index} of ${targets.app.name} (${targets.processType}${where})`;
   }
 }

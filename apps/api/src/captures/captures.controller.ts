@@ -1,10 +1,26 @@
-import { Body, Controller, Get, Inject, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import type { UaaPrincipal } from '@pcap/cf';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import { Principal, UaaAuthGuard } from '../auth/uaa-auth.guard';
 import { ApiConfig } from '../config/api-config';
-import { REQUEST_ID_HEADER, requestIdOf } from '../http/request-id';
+import { requestIdOf } from '../http/request-id';
+import { sendCapture } from './capture-reply';
+import { planForApp } from './capture-plan';
 import { CapturePlanner } from './capture-planner.service';
 import { CaptureRegistry } from './capture-registry.service';
 import { type CaptureRequest, parseCaptureBody, parseSeedQuery } from './capture-request';
@@ -39,6 +55,18 @@ export class CapturesController {
     await this.run(principal, request, req, reply);
   }
 
+  /**
+   * Graceful stop of a running capture by the user who started it: every agent drains what it captured and ends
+   * with statistics; the capture's stream then ends with a CAPTURE_STOPPED message. 404 for an unknown id or
+   * another user's capture.
+   */
+  @Delete('captures/:id')
+  @HttpCode(HttpStatus.ACCEPTED)
+  stop(@Param('id') id: string, @Principal() principal: UaaPrincipal): { id: string; status: 'stopping' } {
+    this.registry.stop(id, principal.userId);
+    return { id, status: 'stopping' };
+  }
+
   @Get('capture')
   async seed(
     @Query() query: unknown,
@@ -61,21 +89,11 @@ export class CapturesController {
     const slot = this.registry.reserve(principal.userId);
     let started;
     try {
-      started = await this.runner.start(principal, request, targets, requestId, slot);
+      started = await this.runner.start(principal, request, planForApp(targets), requestId, slot);
     } catch (err) {
       slot.release();
       throw err;
     }
-    const { output } = started;
-    // The client going away is not an error: destroying the output stops every agent.
-    reply.raw.once('close', () => {
-      if (!output.readableEnded) output.destroy();
-    });
-    await reply
-      .status(200)
-      .header('content-type', started.contentType)
-      .header('x-capture-id', started.id)
-      .header(REQUEST_ID_HEADER, requestId)
-      .send(output);
+    await sendCapture(reply, started, requestId);
   }
 }

@@ -4,10 +4,13 @@ import {
   BoundedPacketQueue,
   type ControlMessage,
   encodeControlMessage,
+  encodeInterfaceStatistics,
+  EPB_OVERHEAD,
   LINKTYPE_ETHERNET,
   nowNs,
   PcapngReader,
   type PcapngEvent,
+  type PcapngStatisticsEvent,
   PcapWriter,
 } from '@pcap/capture';
 
@@ -67,6 +70,9 @@ export class ClientStream extends Readable {
   private offeredPackets = 0;
   private bytesCounted = 0;
   private beyondLimit = 0;
+  /** Packets this stage discarded, per interface id: added to that interface's isb_osdrop. */
+  private readonly discardedBy = new Map<number, number>();
+  private readonly tsresolOf = new Map<number, number>();
 
   constructor(
     private readonly source: Readable,
@@ -153,13 +159,14 @@ export class ClientStream extends Readable {
         }
         return;
       case 'interface':
+        this.tsresolOf.set(event.interfaceId, event.tsresol);
         if (!this.pcap) this.raw(event.block);
         return;
       case 'packets':
         this.packets(event.data, event.count);
         return;
       case 'statistics':
-        if (!this.pcap) this.raw(event.block);
+        if (!this.pcap) this.raw(this.withOurDiscards(event));
         return;
       case 'message':
         this.options.onMessage(event.message);
@@ -198,7 +205,10 @@ export class ClientStream extends Readable {
         this.beyondLimit += count - n;
       }
     }
-    if (n > 0) this.queue.offer({ data: this.pcap ? this.pcap.writeBatch(cut) : cut, packets: n });
+    if (n > 0) {
+      const accepted = this.queue.offer({ data: this.pcap ? this.pcap.writeBatch(cut) : cut, packets: n });
+      if (!accepted && !this.pcap) this.countDiscarded(cut);
+    }
     if (this.limitHit) {
       const text =
         maxPackets !== undefined && this.offeredPackets >= maxPackets
@@ -207,6 +217,41 @@ export class ClientStream extends Readable {
       this.control({ type: 'LIMIT_REACHED', origin: 'api', message: text, timestampNs: nowNs() });
       this.options.onLimit(text);
     }
+  }
+
+  /** Off the hot path: only for runs the queue refused. */
+  private countDiscarded(run: Buffer): void {
+    for (let off = 0; off + EPB_OVERHEAD <= run.length; off += run.readUInt32LE(off + 4)) {
+      const id = run.readUInt32LE(off + 8);
+      this.discardedBy.set(id, (this.discardedBy.get(id) ?? 0) + 1);
+      if (run.readUInt32LE(off + 4) < EPB_OVERHEAD) break;
+    }
+  }
+
+  /**
+   * The agent's ISB counts what the agent and the kernel lost; packets this stage discarded for a slow client are
+   * added to isb_osdrop (and taken from isb_usrdeliv), so the file's statistics account for every packet.
+   */
+  private withOurDiscards(event: PcapngStatisticsEvent): Buffer {
+    const ours = this.discardedBy.get(event.interfaceId) ?? 0;
+    if (ours === 0) return event.block;
+    const n = BigInt(ours);
+    const usrDeliv = event.usrDeliv === undefined ? undefined : event.usrDeliv > n ? event.usrDeliv - n : 0n;
+    return encodeInterfaceStatistics(
+      event.interfaceId,
+      {
+        timestampNs: event.timestampNs,
+        ...(event.startTimeNs === undefined ? {} : { startTimeNs: event.startTimeNs }),
+        ...(event.endTimeNs === undefined ? {} : { endTimeNs: event.endTimeNs }),
+        ...(event.ifRecv === undefined ? {} : { ifRecv: event.ifRecv }),
+        ...(event.ifDrop === undefined ? {} : { ifDrop: event.ifDrop }),
+        ...(event.filterAccept === undefined ? {} : { filterAccept: event.filterAccept }),
+        osDrop: (event.osDrop ?? 0n) + n,
+        ...(usrDeliv === undefined ? {} : { usrDeliv }),
+        comments: [...event.comments, `pcap-api discarded ${ours} packets for a slow client`],
+      },
+      this.tsresolOf.get(event.interfaceId),
+    );
   }
 
   private control(message: ControlMessage): void {

@@ -94,6 +94,19 @@ const schema = z
       })
       .prefault({}),
     logging: z.strictObject({ format: z.enum(['json', 'text']).default('json') }).prefault({}),
+    /**
+     * BOSH mode (`POST /bosh/captures`): capture the VMs of a BOSH deployment with the user's token of the
+     * director's UAA. Absent = BOSH mode off (404).
+     */
+    bosh: z
+      .strictObject({
+        director: upstream,
+        /** The director's UAA; absent = the UAA the director names in `GET /info` (trusting `director.ca`). */
+        uaa: upstream.extend({ issuer: z.string().min(1).optional() }).optional(),
+        /** The token must carry one of these scopes. */
+        token_scopes: z.array(z.string().min(1)).min(1).default(['bosh.admin']),
+      })
+      .optional(),
   })
   .refine((c) => c.uaa.skip_tls_verify === false || c.uaa.ca === undefined, {
     message: 'give either ca or skip_tls_verify, not both',
@@ -103,6 +116,14 @@ const schema = z
     message: 'give either ca or skip_tls_verify, not both',
     path: ['cloud_controller', 'skip_tls_verify'],
   })
+  .refine(
+    (c) =>
+      c.bosh === undefined || c.bosh.director.skip_tls_verify === false || c.bosh.director.ca === undefined,
+    {
+      message: 'give either ca or skip_tls_verify, not both',
+      path: ['bosh', 'director', 'skip_tls_verify'],
+    },
+  )
   .refine((c) => c.limits.concurrent_captures_per_user <= c.limits.concurrent_captures, {
     message: 'must not exceed limits.concurrent_captures',
     path: ['limits', 'concurrent_captures_per_user'],
@@ -143,6 +164,9 @@ export class ApiConfig {
   }
   get cli(): ApiConfigData['cli'] {
     return this.data.cli;
+  }
+  get bosh(): ApiConfigData['bosh'] {
+    return this.data.bosh;
   }
   get logging(): ApiConfigData['logging'] {
     return this.data.logging;

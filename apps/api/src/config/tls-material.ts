@@ -14,6 +14,9 @@ export interface ApiTlsMaterial {
   readonly agents: { readonly key: Buffer; readonly cert: Buffer; readonly ca: Buffer };
   readonly uaaCa?: Buffer;
   readonly ccCa?: Buffer;
+  /** BOSH mode: the CAs of the director and of its UAA. */
+  readonly boshDirectorCa?: Buffer;
+  readonly boshUaaCa?: Buffer;
 }
 
 /** Reads every configured PEM file; all unreadable files are listed in one ApiConfigError. */
@@ -47,6 +50,12 @@ export function readTlsMaterial(config: ApiConfig): ApiTlsMaterial {
     },
     uaaCa: optional('uaa.ca', config.uaa.ca),
     ccCa: optional('cloud_controller.ca', config.cloudController.ca),
+    ...(config.bosh === undefined
+      ? {}
+      : {
+          boshDirectorCa: optional('bosh.director.ca', config.bosh.director.ca),
+          boshUaaCa: optional('bosh.uaa.ca', config.bosh.uaa?.ca),
+        }),
   };
   if (problems.length > 0) throw new ApiConfigError('TLS files', problems);
   return material;

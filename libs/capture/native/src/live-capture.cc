@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "netns.h"
+#include "pcap-open.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "batches are written as little-endian pcapng blocks; big-endian hosts are not supported"
@@ -13,97 +14,10 @@
 namespace pcapcf {
 namespace {
 
-constexpr uint32_t kEpbType = 6;
-constexpr size_t kEpbOverhead = 32;
-
 [[noreturn]] void ThrowCoded(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error e = Napi::Error::New(env, message);
   e.Set("code", Napi::String::New(env, code));
   throw e;
-}
-
-std::string ActivateCode(int rc) {
-  switch (rc) {
-    case PCAP_ERROR_NO_SUCH_DEVICE:
-      return "DEVICE_NOT_FOUND";
-    case PCAP_ERROR_PERM_DENIED:
-      return "PERMISSION_DENIED";
-    case PCAP_ERROR_IFACE_NOT_UP:
-      return "DEVICE_DOWN";
-    default:
-      return "CAPTURE_FAILED";
-  }
-}
-
-struct OpenRequest {
-  std::string device;
-  std::string netns;
-  std::string filter;
-  int snaplen = 65535;
-  int bufferSize = 0;  // 0 = libpcap's default (2 MiB)
-  int timeoutMs = 100;
-  bool promiscuous = false;
-  bool immediate = true;
-};
-
-struct OpenResult {
-  pcap_t* handle = nullptr;
-  NativeError error;
-  std::string warning;
-  bool nano = true;
-};
-
-// Runs inside the target namespace (on the short-lived thread): everything that binds the socket to a device.
-void OpenHandle(const OpenRequest& req, OpenResult* out) {
-  char errbuf[PCAP_ERRBUF_SIZE] = {0};
-  pcap_t* p = pcap_create(req.device.c_str(), errbuf);
-  if (p == nullptr) {
-    out->error = {"CAPTURE_FAILED", errbuf};
-    return;
-  }
-  pcap_set_snaplen(p, req.snaplen);
-  pcap_set_promisc(p, req.promiscuous ? 1 : 0);
-  pcap_set_timeout(p, req.timeoutMs);
-  pcap_set_immediate_mode(p, req.immediate ? 1 : 0);
-  if (req.bufferSize > 0) pcap_set_buffer_size(p, req.bufferSize);
-  if (pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO) != 0) {
-    out->nano = false;
-  }
-  int rc = pcap_activate(p);
-  if (rc < 0) {
-    std::string text = (rc == PCAP_ERROR) ? pcap_geterr(p) : pcap_statustostr(rc);
-    if (rc == PCAP_ERROR_NO_SUCH_DEVICE || rc == PCAP_ERROR_PERM_DENIED) {
-      std::string detail = pcap_geterr(p);
-      if (!detail.empty()) text = detail;
-    }
-    out->error = {ActivateCode(rc), "cannot capture on " + req.device + ": " + text};
-    pcap_close(p);
-    return;
-  }
-  if (rc > 0) out->warning = pcap_geterr(p);
-  out->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
-
-  if (!req.filter.empty()) {
-    bpf_program prog;
-    if (pcap_compile(p, &prog, req.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-      out->error = {"INVALID_FILTER", pcap_geterr(p)};
-      pcap_close(p);
-      return;
-    }
-    int set = pcap_setfilter(p, &prog);
-    pcap_freecode(&prog);
-    if (set != 0) {
-      out->error = {"CAPTURE_FAILED", std::string("cannot apply filter: ") + pcap_geterr(p)};
-      pcap_close(p);
-      return;
-    }
-  }
-  if (pcap_setnonblock(p, 1, errbuf) != 0) {
-    out->error = {"CAPTURE_FAILED", errbuf};
-    pcap_close(p);
-    return;
-  }
-  out->handle = p;
 }
 
 std::string GetString(const Napi::Object& o, const char* key, const std::string& fallback) {
@@ -233,11 +147,7 @@ void LiveCapture::StopPolling() {
 
 void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   LiveCapture* self = reinterpret_cast<LiveCapture*>(user);
-  const uint32_t caplen = h->caplen;
-  const uint32_t padded = (caplen + 3u) & ~3u;
-  const uint32_t blockLen = static_cast<uint32_t>(kEpbOverhead) + padded;
-  const uint64_t ns = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull +
-                      static_cast<uint64_t>(h->ts.tv_usec) * (self->nano_ ? 1ull : 1000ull);
+  const uint32_t blockLen = EpbLength(h->caplen);
   if (!self->Reserve(blockLen)) {
     self->allocFailed_ = true;  // the read loop stops after this dispatch
     self->lost_++;
@@ -246,17 +156,7 @@ void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* byt
   self->packetsInBatch_++;
   uint8_t* b = self->batch_ + self->used_;
   self->used_ += blockLen;
-  const uint32_t head[7] = {kEpbType,
-                            blockLen,
-                            0,
-                            static_cast<uint32_t>(ns >> 32),
-                            static_cast<uint32_t>(ns & 0xffffffffu),
-                            caplen,
-                            h->len};
-  memcpy(b, head, sizeof head);
-  memcpy(b + 28, bytes, caplen);
-  if (padded != caplen) memset(b + 28 + caplen, 0, padded - caplen);
-  memcpy(b + 28 + padded, &blockLen, 4);
+  WriteEpb(b, h, bytes, self->nano_);
 }
 
 bool LiveCapture::Reserve(size_t extra) {

@@ -10,28 +10,10 @@ import {
 } from './capture-options';
 import { fromNativeError, messageOf } from './native-errors';
 import { nativeAddon, type NativeLiveCapture } from './native-binding';
+import type { CaptureStats, PacketSource } from './packet-source';
 
 /** How long a failing capture waits for its consumer to take what was drained before it is destroyed. */
 const DRAIN_ON_FAILURE_MS = 5000;
-
-/** Counters of one live capture. */
-export interface CaptureStats {
-  /**
-   * Packets the kernel accepted for this socket (libpcap `ps_recv`). On Linux this includes packets it then
-   * dropped, and on `lo` each packet is counted in both directions though delivered once.
-   */
-  received: number;
-  /** Packets the kernel dropped because the ring buffer was full (`ps_drop`). */
-  dropped: number;
-  /** Packets the interface dropped (`ps_ifdrop`). */
-  ifDropped: number;
-  /** Packets handed to JavaScript in batches. */
-  delivered: number;
-  /** Batches handed to JavaScript. */
-  batches: number;
-  /** Packets read from the kernel that the engine could not store (out of memory); normally 0. */
-  lost: number;
-}
 
 /**
  * A live libpcap capture as a Readable of {@link PacketBatch} (object mode).
@@ -45,7 +27,7 @@ export interface CaptureStats {
  * (for example the container's veth when the container dies) first delivers what the kernel still held, then
  * destroys the stream with a CaptureFailedError.
  */
-export class LiveCapture extends Readable {
+export class LiveCapture extends Readable implements PacketSource {
   readonly options: ResolvedCaptureOptions;
   /** libpcap link type (DLT), e.g. 1 for Ethernet. */
   readonly linkType: number;

@@ -84,6 +84,14 @@ function findAddon(): string {
   return found;
 }
 
+/**
+ * The capture worker executable (`pcap_capture_worker`), built beside the addon; one process per isolated
+ * capture.
+ */
+export function workerExecutable(): string {
+  return join(dirname(findAddon()), 'pcap_capture_worker');
+}
+
 let addon: NativeAddon | undefined;
 
 /** Loads the addon once. Throws a plain Error naming the build command when it is missing. */

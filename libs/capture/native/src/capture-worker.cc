@@ -1,0 +1,283 @@
+// pcap_capture_worker: one live capture in a process of its own, so that a fault in libpcap, in the kernel
+// interface or in our native code ends that capture only, never the agent or the other captures.
+//
+//   pcap_capture_worker --device D [--netns PATH] [--filter F] [--snaplen N] [--buffer-size N]
+//                       [--timeout-ms N] [--promiscuous] [--buffered] [--max-batch-bytes N]
+//
+// stdout carries frames: u32 type, u32 payload length (little-endian), payload.
+//   1 READY   i32 link type, i32 snaplen, u32 nano (1/0), libpcap warning text
+//   2 ERROR   code, NUL, message (the capture could not be opened; exit status 2)
+//   3 BATCH   u32 packet count, then that many pcapng EPBs (the addon's batch layout)
+//   4 STATS   6 × u64: ps_recv, ps_drop, ps_ifdrop, delivered, batches, lost (about once a second)
+//   5 END     STATS payload (graceful stop done; exit status 0)
+//   6 FAILED  STATS payload, then the read error text (the device went away; exit status 1)
+// stdin carries commands: 'S' stops gracefully (what the kernel holds is delivered, then END). End of file on
+// stdin means the parent is gone: the worker closes the capture and exits. So does the parent's death
+// (PR_SET_PDEATHSIG). SIGINT/SIGTERM request a graceful stop, like 'S', so that a signal sent to the whole
+// process group lets the captures drain instead of cutting them.
+//
+// Backpressure: frames are written with blocking writes; while the parent does not read, the pipe fills, the
+// worker stops reading the kernel and the kernel drops (counted in ps_drop). Memory is bounded by the pipe and one
+// batch of at most --max-batch-bytes.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "netns.h"
+#include "pcap-open.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "frames and batches are little-endian; big-endian hosts are not supported"
+#endif
+
+namespace {
+
+using pcapcf::EpbLength;
+using pcapcf::NativeError;
+using pcapcf::OpenRequest;
+using pcapcf::OpenResult;
+
+enum FrameType : uint32_t { kReady = 1, kError = 2, kBatch = 3, kStats = 4, kEnd = 5, kFailed = 6 };
+
+volatile sig_atomic_t g_stopSignal = 0;
+void OnStopSignal(int) { g_stopSignal = 1; }
+
+struct Worker {
+  pcap_t* handle = nullptr;
+  bool nano = true;
+  size_t maxBatchBytes = 1 << 20;
+  std::vector<uint8_t> batch;  // frame header (8) + count (4) + EPBs
+  size_t used = 0;
+  int packets = 0;
+  uint64_t delivered = 0;
+  uint64_t batches = 0;
+  uint64_t lost = 0;
+  std::string readError;
+  pcap_stat last{};  // the last statistics libpcap gave (it cannot after the device went away)
+};
+
+void WriteAll(const void* data, size_t length) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  while (length > 0) {
+    ssize_t n = write(STDOUT_FILENO, p, length);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      _exit(0);  // the parent closed the pipe: nobody is left to deliver to
+    }
+    p += n;
+    length -= static_cast<size_t>(n);
+  }
+}
+
+void WriteFrame(uint32_t type, const void* payload, size_t length) {
+  const uint32_t head[2] = {type, static_cast<uint32_t>(length)};
+  WriteAll(head, sizeof head);
+  if (length > 0) WriteAll(payload, length);
+}
+
+void WriteText(uint32_t type, const std::string& a, const std::string& b) {
+  std::string payload = a;
+  payload.push_back('\0');
+  payload += b;
+  WriteFrame(type, payload.data(), payload.size());
+}
+
+std::vector<uint8_t> StatsPayload(Worker* w) {
+  pcap_stat s{};
+  if (w->handle != nullptr && pcap_stats(w->handle, &s) == 0) w->last = s;
+  s = w->last;
+  const uint64_t v[6] = {s.ps_recv, s.ps_drop, s.ps_ifdrop, w->delivered, w->batches, w->lost};
+  std::vector<uint8_t> out(sizeof v);
+  memcpy(out.data(), v, sizeof v);
+  return out;
+}
+
+void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
+  Worker* w = reinterpret_cast<Worker*>(user);
+  const size_t blockLen = EpbLength(h->caplen);
+  if (w->used + blockLen > w->batch.size()) {
+    try {
+      w->batch.resize(std::max(w->batch.size() * 2, w->used + blockLen));
+    } catch (const std::bad_alloc&) {
+      w->lost++;
+      return;
+    }
+  }
+  pcapcf::WriteEpb(w->batch.data() + w->used, h, bytes, w->nano);
+  w->used += blockLen;
+  w->packets++;
+}
+
+// Reads what the kernel has ready, up to maxBatchBytes, and sends it as one BATCH frame. Returns the packet count;
+// a read error is left in readError.
+int CollectAndSend(Worker* w) {
+  w->used = 12;
+  w->packets = 0;
+  while (w->used < w->maxBatchBytes) {
+    int n = pcap_dispatch(w->handle, -1, &OnPacket, reinterpret_cast<u_char*>(w));
+    if (n < 0) {
+      if (n == PCAP_ERROR_BREAK) break;
+      w->readError = pcap_geterr(w->handle);
+      if (w->readError.empty()) w->readError = "read error";
+      break;
+    }
+    if (n == 0) break;
+  }
+  if (w->packets == 0) return 0;
+  const uint32_t head[3] = {kBatch, static_cast<uint32_t>(w->used - 8), static_cast<uint32_t>(w->packets)};
+  memcpy(w->batch.data(), head, sizeof head);
+  WriteAll(w->batch.data(), w->used);
+  w->delivered += static_cast<uint64_t>(w->packets);
+  w->batches++;
+  return w->packets;
+}
+
+// Delivers what the kernel still holds. In buffered mode the kernel retires a partly filled block only after the
+// block timeout, so wait that long first.
+void Drain(Worker* w, const OpenRequest& req) {
+  if (!req.immediate) {
+    timespec ts{req.timeoutMs / 1000, static_cast<long>(req.timeoutMs % 1000 + 10) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+  }
+  while (w->readError.empty() && CollectAndSend(w) > 0) {
+  }
+}
+
+int ParseInt(const char* name, const char* value) {
+  char* end = nullptr;
+  long v = strtol(value, &end, 10);
+  if (end == value || *end != '\0' || v < 0 || v > 1 << 30) {
+    WriteText(kError, "INVALID_OPTION", std::string("bad value for ") + name + ": " + value);
+    _exit(2);
+  }
+  return static_cast<int>(v);
+}
+
+uint64_t NowMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000u + static_cast<uint64_t>(ts.tv_nsec) / 1000000u;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa{};
+  sa.sa_handler = OnStopSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);  // fewer wake-ups; the default 64 KiB still works
+
+  OpenRequest req;
+  Worker w;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    const char* next = i + 1 < argc ? argv[i + 1] : nullptr;
+    auto value = [&]() -> const char* {
+      if (next == nullptr) {
+        WriteText(kError, "INVALID_OPTION", "missing value for " + a);
+        _exit(2);
+      }
+      i++;
+      return next;
+    };
+    if (a == "--device") req.device = value();
+    else if (a == "--netns") req.netns = value();
+    else if (a == "--filter") req.filter = value();
+    else if (a == "--snaplen") req.snaplen = ParseInt("--snaplen", value());
+    else if (a == "--buffer-size") req.bufferSize = ParseInt("--buffer-size", value());
+    else if (a == "--timeout-ms") req.timeoutMs = ParseInt("--timeout-ms", value());
+    else if (a == "--max-batch-bytes") w.maxBatchBytes = static_cast<size_t>(ParseInt("--max-batch-bytes", value()));
+    else if (a == "--promiscuous") req.promiscuous = true;
+    else if (a == "--buffered") req.immediate = false;
+    else {
+      WriteText(kError, "INVALID_OPTION", "unknown argument " + a);
+      return 2;
+    }
+  }
+  if (req.device.empty()) {
+    WriteText(kError, "INVALID_OPTION", "device is required");
+    return 2;
+  }
+
+  OpenResult result;
+  NativeError nsError;
+  if (!pcapcf::RunInNetns(req.netns, [&]() { pcapcf::OpenHandle(req, &result); }, &nsError)) {
+    WriteText(kError, nsError.code, nsError.message);
+    return 2;
+  }
+  if (result.handle == nullptr) {
+    WriteText(kError, result.error.code, result.error.message);
+    return 2;
+  }
+  w.handle = result.handle;
+  w.nano = result.nano;
+  w.batch.resize(256 * 1024);
+  {
+    std::vector<uint8_t> ready(12);
+    const int32_t head[3] = {pcap_datalink(w.handle), pcap_snapshot(w.handle), w.nano ? 1 : 0};
+    memcpy(ready.data(), head, sizeof head);
+    ready.insert(ready.end(), result.warning.begin(), result.warning.end());
+    WriteFrame(kReady, ready.data(), ready.size());
+  }
+
+  const int fd = pcap_get_selectable_fd(w.handle);
+  uint64_t lastStats = NowMs();
+  bool stopping = false;
+  while (!stopping) {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    int rc = poll(fds, 2, 1000);
+    if (g_stopSignal) stopping = true;
+    if (rc < 0 && errno != EINTR) {
+      w.readError = std::string("poll failed: ") + pcapcf::ErrnoText(errno);
+    }
+    if (rc > 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      char cmd[64];
+      ssize_t n = read(STDIN_FILENO, cmd, sizeof cmd);
+      if (n <= 0 && !(n < 0 && errno == EINTR)) {
+        pcap_close(w.handle);  // the parent is gone
+        return 0;
+      }
+      if (n > 0 && memchr(cmd, 'S', static_cast<size_t>(n)) != nullptr) stopping = true;
+    }
+    if (rc > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL))) CollectAndSend(&w);
+    if (!w.readError.empty()) break;
+    const uint64_t now = NowMs();
+    if (now - lastStats >= 1000) {
+      lastStats = now;
+      std::vector<uint8_t> s = StatsPayload(&w);
+      WriteFrame(kStats, s.data(), s.size());
+    }
+  }
+
+  if (w.readError.empty()) {
+    Drain(&w, req);
+  } else {
+    // The device went away: the kernel may still hold a block it retires only after the block timeout.
+    std::string first = w.readError;
+    w.readError.clear();
+    Drain(&w, req);
+    if (w.readError.empty()) w.readError = first;
+  }
+  std::vector<uint8_t> s = StatsPayload(&w);
+  pcap_close(w.handle);
+  if (!w.readError.empty()) {
+    s.insert(s.end(), w.readError.begin(), w.readError.end());
+    WriteFrame(kFailed, s.data(), s.size());
+    return 1;
+  }
+  WriteFrame(kEnd, s.data(), s.size());
+  return 0;
+}

@@ -1,0 +1,61 @@
+// Opening and activating a libpcap handle, and the EPB layout of a batch: shared by the addon (in-process
+// capture) and the capture worker executable (one process per capture).
+#pragma once
+#include <pcap/pcap.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <string>
+
+#include "netns.h"
+
+namespace pcapcf {
+
+constexpr uint32_t kEpbType = 6;
+constexpr size_t kEpbOverhead = 32;
+
+struct OpenRequest {
+  std::string device;
+  std::string netns;
+  std::string filter;
+  int snaplen = 65535;
+  int bufferSize = 0;  // 0 = libpcap's default (2 MiB)
+  int timeoutMs = 100;
+  bool promiscuous = false;
+  bool immediate = true;
+};
+
+struct OpenResult {
+  pcap_t* handle = nullptr;
+  NativeError error;
+  std::string warning;
+  bool nano = true;
+};
+
+// Creates, configures, activates and filters a non-blocking handle. Run it inside the target namespace: the
+// socket binds to the namespace it is created in. On failure `out->handle` stays null and `out->error` says why.
+void OpenHandle(const OpenRequest& req, OpenResult* out);
+
+// Writes one little-endian Enhanced Packet Block (interface 0, ns timestamp, no options) at `b`, which must hold
+// EpbLength(h->caplen) bytes.
+inline uint32_t EpbLength(uint32_t caplen) { return static_cast<uint32_t>(kEpbOverhead) + ((caplen + 3u) & ~3u); }
+inline void WriteEpb(uint8_t* b, const pcap_pkthdr* h, const u_char* bytes, bool nano) {
+  const uint32_t caplen = h->caplen;
+  const uint32_t padded = (caplen + 3u) & ~3u;
+  const uint32_t blockLen = static_cast<uint32_t>(kEpbOverhead) + padded;
+  const uint64_t ns = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull +
+                      static_cast<uint64_t>(h->ts.tv_usec) * (nano ? 1ull : 1000ull);
+  const uint32_t head[7] = {kEpbType,
+                            blockLen,
+                            0,
+                            static_cast<uint32_t>(ns >> 32),
+                            static_cast<uint32_t>(ns & 0xffffffffu),
+                            caplen,
+                            h->len};
+  memcpy(b, head, sizeof head);
+  memcpy(b + 28, bytes, caplen);
+  if (padded != caplen) memset(b + 28 + caplen, 0, padded - caplen);
+  memcpy(b + 28 + padded, &blockLen, 4);
+}
+
+}  // namespace pcapcf

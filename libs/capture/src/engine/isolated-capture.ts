@@ -1,0 +1,335 @@
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { Readable, type Writable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { CaptureFailedError } from '../errors';
+import type { PacketBatch } from '../packet-batch';
+import {
+  resolveCaptureOptions,
+  type LiveCaptureOptions,
+  type ResolvedCaptureOptions,
+} from './capture-options';
+import { fromNativeError } from './native-errors';
+import { workerExecutable } from './native-binding';
+import type { CaptureStats, PacketSource } from './packet-source';
+
+/** Frame types of the worker's stdout (native/src/capture-worker.cc). */
+const Frame = { Ready: 1, Error: 2, Batch: 3, Stats: 4, End: 5, Failed: 6 } as const;
+
+const FRAME_HEADER = 8;
+const STATS_BYTES = 48;
+/** How long a failing capture waits for its consumer to take what was drained before it is destroyed. */
+const DRAIN_ON_FAILURE_MS = 5000;
+/** Kept of the worker's stderr for the error of a crash. */
+const STDERR_TAIL = 2048;
+
+type WorkerProcess = ChildProcessByStdio<Writable, Readable, Readable>;
+
+interface Opened {
+  readonly linkType: number;
+  readonly snaplen: number;
+  readonly precision: 'nano' | 'micro';
+  readonly warning: string | null;
+}
+
+/**
+ * A live capture run by a process of its own (`pcap_capture_worker`, built with the addon), delivering the same
+ * {@link PacketBatch} stream as {@link LiveCapture}. A fault in libpcap, the kernel interface or the native code
+ * (a crash, an abort, the process killed) ends this capture only: the stream is destroyed with a
+ * CaptureFailedError naming the signal or exit status, after what was already delivered.
+ *
+ * Backpressure: when the stream holds `highWaterMark` batches, the worker's pipe is no longer read; the worker
+ * then blocks and stops reading the kernel, whose ring fills and drops (counted in `stats().dropped`). Memory in
+ * this process stays bounded by `highWaterMark × maxBatchBytes` plus the pipe.
+ *
+ * Lifetime: `stop()` ends gracefully (the worker delivers what the kernel holds, then its final statistics);
+ * `destroy()` kills the worker at once. If this process dies, the worker dies with it (parent-death signal and
+ * end of its stdin).
+ */
+export class IsolatedCapture extends Readable implements PacketSource {
+  readonly linkType: number;
+  readonly snaplen: number;
+  readonly precision: 'nano' | 'micro';
+  readonly warning: string | null;
+  readonly startedAtNs: bigint;
+  /** The worker's PID, for diagnostics. */
+  readonly pid: number;
+
+  private latest: CaptureStats = { received: 0, dropped: 0, ifDropped: 0, delivered: 0, batches: 0, lost: 0 };
+  private final = false;
+  private stopping: Promise<CaptureStats> | undefined;
+  private resolveStopped: ((stats: CaptureStats) => void) | undefined;
+  private failing = false;
+
+  private constructor(
+    readonly options: ResolvedCaptureOptions,
+    private readonly worker: WorkerProcess,
+    private readonly frames: FrameReader,
+    opened: Opened,
+    private readonly stderrTail: () => string,
+  ) {
+    super({ objectMode: true, highWaterMark: options.highWaterMark });
+    this.linkType = opened.linkType;
+    this.snaplen = opened.snaplen;
+    this.precision = opened.precision;
+    this.warning = opened.warning;
+    this.startedAtNs = BigInt(Date.now()) * 1_000_000n;
+    this.pid = worker.pid ?? 0;
+    frames.onFrame = (type, payload) => this.onFrame(type, payload);
+    frames.onClose = () => this.onWorkerGone();
+    frames.flushPending();
+  }
+
+  /**
+   * Starts a worker and waits until its capture is open. Rejects with the same typed CaptureErrors as
+   * `LiveCapture.open` (invalid option, device or namespace not found, bad filter, no permission); nothing is
+   * left running then.
+   */
+  static async open(options: LiveCaptureOptions): Promise<IsolatedCapture> {
+    const resolved = resolveCaptureOptions(options);
+    const args = ['--device', resolved.device];
+    if (resolved.netns !== undefined) args.push('--netns', resolved.netns);
+    if (resolved.filter) args.push('--filter', resolved.filter);
+    args.push('--snaplen', String(resolved.snaplen), '--buffer-size', String(resolved.bufferSize));
+    args.push(
+      '--timeout-ms',
+      String(resolved.timeoutMs),
+      '--max-batch-bytes',
+      String(resolved.maxBatchBytes),
+    );
+    if (resolved.promiscuous) args.push('--promiscuous');
+    if (!resolved.immediate) args.push('--buffered');
+
+    const worker: WorkerProcess = spawn(workerExecutable(), args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: {},
+    });
+    let stderr = '';
+    worker.stderr.setEncoding('utf8');
+    worker.stderr.on('data', (text: string) => {
+      stderr = (stderr + text).slice(-STDERR_TAIL);
+    });
+    worker.stdin.on('error', () => undefined); // the worker exited: its exit status tells why
+    const frames = new FrameReader(worker);
+
+    const opened = await new Promise<Opened>((resolve, reject) => {
+      frames.onFrame = (type, payload) => {
+        if (type === Frame.Ready) {
+          frames.holdRest();
+          resolve({
+            linkType: payload.readInt32LE(0),
+            snaplen: payload.readInt32LE(4),
+            precision: payload.readUInt32LE(8) === 1 ? 'nano' : 'micro',
+            warning: payload.length > 12 ? payload.toString('utf8', 12) : null,
+          });
+        } else if (type === Frame.Error) {
+          const [code, message] = splitText(payload);
+          reject(fromNativeError(Object.assign(new Error(message), { code })));
+        }
+      };
+      frames.onClose = (code, signal) =>
+        reject(
+          new CaptureFailedError(
+            `capture worker exited before the capture opened (${exitText(code, signal)})${stderrSuffix(stderr)}`,
+          ),
+        );
+      worker.once('error', (err) =>
+        reject(new CaptureFailedError(`cannot start the capture worker: ${err.message}`, { cause: err })),
+      );
+    }).catch((err: unknown) => {
+      worker.kill('SIGKILL');
+      throw err;
+    });
+    return new IsolatedCapture(resolved, worker, frames, opened, () => stderr);
+  }
+
+  /** The latest counters the worker reported (about once a second); after the end, the final ones. */
+  stats(): CaptureStats {
+    return { ...this.latest };
+  }
+
+  /**
+   * Graceful stop: the worker delivers what the kernel holds, then its final statistics; the stream then ends.
+   * Resolves with those statistics. Idempotent.
+   */
+  stop(): Promise<CaptureStats> {
+    if (this.final || this.destroyed) return Promise.resolve(this.stats());
+    this.stopping ??= new Promise<CaptureStats>((resolve) => {
+      this.resolveStopped = resolve;
+      this.worker.stdin.write('S');
+      this.resume(); // the final frames must be read even if nobody is reading right now
+    });
+    return this.stopping;
+  }
+
+  override _read(): void {
+    this.worker.stdout.resume();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.worker.exitCode === null && this.worker.signalCode === null) this.worker.kill('SIGKILL');
+    this.worker.stdin.destroy();
+    this.settleStop();
+    callback(err);
+  }
+
+  private onFrame(type: number, payload: Buffer): void {
+    switch (type) {
+      case Frame.Batch: {
+        if (this.destroyed) return;
+        const batch: PacketBatch = { count: payload.readUInt32LE(0), data: payload.subarray(4) };
+        if (!this.push(batch)) this.worker.stdout.pause();
+        return;
+      }
+      case Frame.Stats:
+        this.latest = readStats(payload);
+        return;
+      case Frame.End:
+        this.latest = readStats(payload);
+        this.final = true;
+        this.settleStop();
+        this.push(null);
+        return;
+      case Frame.Failed: {
+        this.latest = readStats(payload);
+        this.final = true;
+        const why = payload.toString('utf8', STATS_BYTES);
+        void this.failAfterDrain(`capture on ${this.options.device} failed: ${why}`);
+        return;
+      }
+      default:
+        void this.failAfterDrain(`capture worker sent an unknown frame type ${type}`);
+    }
+  }
+
+  private onWorkerGone(): void {
+    if (this.final || this.destroyed) return;
+    const { exitCode, signalCode } = this.worker;
+    void this.failAfterDrain(
+      `capture worker on ${this.options.device} ended unexpectedly (${exitText(exitCode, signalCode)})${stderrSuffix(this.stderrTail())}`,
+    );
+  }
+
+  /** Lets the consumer take what was delivered before the failure, then fails the stream. */
+  private async failAfterDrain(message: string): Promise<void> {
+    if (this.failing) return;
+    this.failing = true;
+    this.final = true;
+    this.settleStop();
+    for (
+      let waited = 0;
+      this.readableLength > 0 && !this.destroyed && waited < DRAIN_ON_FAILURE_MS;
+      waited += 20
+    ) {
+      await delay(20);
+    }
+    this.destroy(new CaptureFailedError(message));
+  }
+
+  private settleStop(): void {
+    this.resolveStopped?.(this.stats());
+    this.resolveStopped = undefined;
+  }
+}
+
+/**
+ * Splits the worker's stdout into frames. Frames may arrive split across chunks or several in one chunk; a
+ * frame's payload is a copy only when it arrived split.
+ */
+class FrameReader {
+  onFrame: (type: number, payload: Buffer) => void = () => undefined;
+  onClose: (code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
+
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private held: [number, Buffer][] | undefined;
+  private closed: [number | null, NodeJS.Signals | null] | undefined;
+
+  constructor(worker: WorkerProcess) {
+    worker.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
+    // 'close' comes after stdout has ended, so every frame has been seen by then.
+    worker.once('close', (code, signal) => {
+      if (this.held) this.closed = [code, signal];
+      else this.onClose(code, signal);
+    });
+  }
+
+  /** Keeps frames (and the close) until the consumer is attached: the ones right after READY. */
+  holdRest(): void {
+    this.held = [];
+  }
+
+  flushPending(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const [type, payload] of held) this.onFrame(type, payload);
+    if (this.closed) this.onClose(...this.closed);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    for (;;) {
+      if (this.buffered < FRAME_HEADER) return;
+      const head = this.peek(FRAME_HEADER);
+      const type = head.readUInt32LE(0);
+      const length = head.readUInt32LE(4);
+      if (this.buffered < FRAME_HEADER + length) return;
+      const frame = this.take(FRAME_HEADER + length);
+      const payload = frame.subarray(FRAME_HEADER);
+      if (this.held) this.held.push([type, payload]);
+      else this.onFrame(type, payload);
+    }
+  }
+
+  private peek(n: number): Buffer {
+    const first = this.chunks[0]!;
+    return first.length >= n ? first : Buffer.concat(this.chunks, n);
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.concat(this.chunks, n);
+      let left = n;
+      while (left > 0) {
+        const c = this.chunks[0]!;
+        if (c.length <= left) {
+          left -= c.length;
+          this.chunks.shift();
+        } else {
+          this.chunks[0] = c.subarray(left);
+          left = 0;
+        }
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+}
+
+function readStats(p: Buffer): CaptureStats {
+  const n = (i: number): number => Number(p.readBigUInt64LE(i * 8));
+  return { received: n(0), dropped: n(1), ifDropped: n(2), delivered: n(3), batches: n(4), lost: n(5) };
+}
+
+function splitText(payload: Buffer): [string, string] {
+  const nul = payload.indexOf(0);
+  return nul < 0
+    ? ['', payload.toString('utf8')]
+    : [payload.toString('utf8', 0, nul), payload.toString('utf8', nul + 1)];
+}
+
+function exitText(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal !== null ? `signal ${signal}` : `exit status ${code ?? 'unknown'}`;
+}
+
+function stderrSuffix(stderr: string): string {
+  const text = stderr.trim();
+  return text === '' ? '' : `: ${text.split('\n').slice(-3).join(' | ')}`;
+}

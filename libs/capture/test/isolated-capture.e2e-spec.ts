@@ -1,0 +1,153 @@
+/**
+ * The worker-process engine against the real kernel: the same contract as LiveCapture (exact packets, graceful
+ * stop, backpressure, typed errors), plus isolation: a worker that crashes or is killed ends its own capture
+ * with an error after what it delivered, and the other captures and this process go on.
+ */
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import {
+  CaptureFailedError,
+  DeviceNotFoundError,
+  InvalidCaptureOptionError,
+  InvalidFilterError,
+  IsolatedCapture,
+  NamespaceNotFoundError,
+  packetsOf,
+  type PacketBatch,
+} from '@pcap/capture';
+import { TestNetwork, ip, sendUdp } from '../../../test/support/test-network';
+
+function count(capture: IsolatedCapture): { packets: number; ports: Set<number> } {
+  const out = { packets: 0, ports: new Set<number>() };
+  capture.on('data', (batch: PacketBatch) => {
+    for (const p of packetsOf(batch)) {
+      out.packets++;
+      const ihl = ((p.data[14] ?? 0) & 0x0f) * 4;
+      out.ports.add(p.data.readUInt16BE(14 + ihl + 2));
+    }
+  });
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pid: number): Promise<void> {
+  for (let i = 0; i < 100 && alive(pid); i++) await delay(20);
+}
+
+describe('IsolatedCapture: one capture per worker process (real kernel)', () => {
+  let net: TestNetwork;
+  const opened: IsolatedCapture[] = [];
+
+  beforeEach(() => {
+    net = TestNetwork.create();
+  });
+  afterEach(() => {
+    for (const c of opened.splice(0)) c.destroy();
+    net.destroy();
+  });
+
+  async function open(filter: string, extra: { timeoutMs?: number; highWaterMark?: number } = {}) {
+    const c = await IsolatedCapture.open({ device: net.b.device, netns: net.b.netnsPath, filter, ...extra });
+    opened.push(c);
+    return c;
+  }
+
+  it('delivers exactly the packets sent, ends with the final statistics on a graceful stop', async () => {
+    const capture = await open('udp dst port 7101', { timeoutMs: 300 });
+    expect(capture.linkType).toBe(1);
+    expect(capture.snaplen).toBe(65535);
+    expect(capture.pid).toBeGreaterThan(0);
+    const got = count(capture);
+    await sendUdp(net, net.a, net.b, { port: 7101, count: 500, gapUs: 0 });
+    const ended = once(capture, 'end');
+    const stats = await capture.stop();
+    await ended;
+    expect(got.packets).toBe(500);
+    expect(stats.delivered).toBe(500);
+    expect(stats.received).toBe(500);
+    expect(stats.dropped).toBe(0);
+    await waitGone(capture.pid);
+    expect(alive(capture.pid)).toBe(false);
+  });
+
+  it('a crashing worker ends its own capture with an error; another capture and this process go on', async () => {
+    const victim = await open('udp dst port 7102');
+    const survivor = await open('udp dst port 7103');
+    const lost = count(victim);
+    const kept = count(survivor);
+    const failed = once(victim, 'error');
+    await sendUdp(net, net.a, net.b, { port: 7102, count: 40, gapUs: 0 });
+    await delay(200); // delivered before the crash
+    process.kill(victim.pid, 'SIGSEGV');
+    const [err] = (await failed) as [Error];
+    expect(err).toBeInstanceOf(CaptureFailedError);
+    expect(err.message).toMatch(/ended unexpectedly \(signal SIGSEGV\)/);
+    expect(lost.packets).toBe(40);
+
+    await sendUdp(net, net.a, net.b, { port: 7103, count: 300, gapUs: 0 });
+    const ended = once(survivor, 'end');
+    await survivor.stop();
+    await ended;
+    expect(kept.packets).toBe(300);
+    expect([...kept.ports]).toEqual([7103]);
+  });
+
+  it('applies backpressure: an unread capture stops reading the kernel, which counts its drops', async () => {
+    const capture = await open('udp dst port 7104', { highWaterMark: 2 });
+    // nobody reads: the stream holds two batches, the pipe fills, the worker blocks, the kernel ring overflows
+    await sendUdp(net, net.a, net.b, { port: 7104, count: 20000, size: 1200, gapUs: 0 });
+    await delay(1500); // the worker reports statistics about once a second
+    expect(capture.readableLength).toBeLessThanOrEqual(2);
+    const got = count(capture);
+    const ended = once(capture, 'end');
+    const end = await capture.stop();
+    await ended;
+    expect(end.dropped).toBeGreaterThan(0);
+    expect(got.packets).toBe(end.delivered);
+    expect(end.delivered + end.dropped).toBe(20000);
+  });
+
+  it("when the device disappears, delivers what the kernel held, then fails with libpcap's reason", async () => {
+    const capture = await open('udp dst port 7105', { timeoutMs: 300 });
+    const got = count(capture);
+    const failed = once(capture, 'error');
+    await sendUdp(net, net.a, net.b, { port: 7105, count: 25, gapUs: 0 });
+    ip('-n', net.a.ns, 'link', 'del', net.a.device);
+    const [err] = (await failed) as [Error];
+    expect(err).toBeInstanceOf(CaptureFailedError);
+    expect(err.message).toMatch(/capture on .* failed: .*(interface disappeared|went down)/i);
+    expect(got.packets).toBe(25);
+  });
+
+  it('destroy() kills the worker at once', async () => {
+    const capture = await open('udp');
+    capture.destroy();
+    await once(capture, 'close');
+    await waitGone(capture.pid);
+    expect(alive(capture.pid)).toBe(false);
+  });
+
+  it('reports a missing device, a dead process and a bad filter as the same typed errors as LiveCapture', async () => {
+    await expect(IsolatedCapture.open({ device: 'nosuch0', netns: net.b.netnsPath })).rejects.toThrow(
+      DeviceNotFoundError,
+    );
+    await expect(IsolatedCapture.open({ device: 'eth0', netns: '/proc/2147483646/ns/net' })).rejects.toThrow(
+      NamespaceNotFoundError,
+    );
+    await expect(
+      IsolatedCapture.open({ device: net.b.device, netns: net.b.netnsPath, filter: 'udp port' }),
+    ).rejects.toThrow(InvalidFilterError);
+    await expect(IsolatedCapture.open({ device: 'lo', snaplen: 0 })).rejects.toThrow(
+      InvalidCaptureOptionError,
+    );
+  });
+});
