@@ -4,6 +4,7 @@
  * real agents, the real API (own process). Every capture file is read back with tshark / capinfos.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import {
   chmodSync,
   mkdirSync,
@@ -16,15 +17,15 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 
+import { readPcapng } from '@pcap/capture';
 import { parse as parseYaml, stringify } from 'yaml';
 
 import { call, SPACE_DEV, USERS } from '../../test/support/api-harness';
-import { BoshDirectorDouble } from '../../test/support/bosh-director-double';
 import { tsharkFields } from '../../test/support/tcpdump';
-import { UaaDouble } from '../../test/support/uaa-double';
 import { buildCliArtifacts, type BuiltCli } from '../build/cli-artifacts';
-import { APP, CaptureStack } from './support/capture-stack';
+import { APP, BOSH_OPERATOR, CaptureStack, ROUTERS } from './support/capture-stack';
 import { ForwardingProxy } from './support/forwarding-proxy';
 import { FakeCf, type FakeCfRun, type FakeCfState } from './support/fake-cf';
 
@@ -202,7 +203,7 @@ describe('cf pcap and pcap end to end', () => {
     expect(tsharkFields(out, ['udp.dstport'], 'udp').length).toBeGreaterThan(100);
   }, 120000);
 
-  it('plugin: the first Ctrl-C stops gracefully (this API has no DELETE /captures/<id>: the request is closed): exit 0, a valid file with everything captured', async () => {
+  it('plugin: the first Ctrl-C stops gracefully (DELETE /captures/<id>: agents drain, CAPTURE_STOPPED): exit 0, the file complete', async () => {
     const out = file('sigint.pcapng');
     const run = await pluginCapture(
       ['web-app', '-o', out, '-f', 'udp', '--duration', '60'],
@@ -212,10 +213,37 @@ describe('cf pcap and pcap end to end', () => {
         process.kill(-child.pid!, 'SIGINT');
       },
     );
-    expect(run.stderr).toContain('stopping');
+    expect(run.stderr).toContain('stopping: the agents drain');
+    expect(run.stderr).toMatch(/^api \(CAPTURE_STOPPED\): /m);
     expect(run.code).toBe(0);
     expect(capinfosOk(out)).toMatch(/Number of packets:\s+60\b/);
     expect(tsharkFields(out, ['udp.dstport'], 'udp')).toHaveLength(3 * PACKETS);
+    // The agents' final statistics made it into the file: an ISB for each instance's interface.
+    const withStats = new Set<number>();
+    for await (const e of readPcapng(Readable.from([readFileSync(out)]))) {
+      if (e.type === 'statistics') withStats.add(e.interfaceId);
+    }
+    expect([...withStats].sort()).toEqual([0, 1, 2]);
+  }, 120000);
+
+  it('plugin: Ctrl-C against an API without DELETE /captures/<id> closes the request: exit 0, a valid file', async () => {
+    const proxy = await ForwardingProxy.start(stack.apiUrl, 404);
+    try {
+      const out = file('sigint-fallback.pcapng');
+      const run = await pluginCapture(
+        ['web-app', '-o', out, '-f', 'udp', '--duration', '60', '--api', proxy.url],
+        async (child) => {
+          await stack.sendToAll(7350, PACKETS);
+          await new Promise((r) => setTimeout(r, 1500));
+          process.kill(-child.pid!, 'SIGINT');
+        },
+      );
+      expect(proxy.deletes).toHaveLength(1);
+      expect(run.code).toBe(0);
+      expect(capinfosOk(out)).toMatch(/Number of packets:\s+60\b/);
+    } finally {
+      await proxy.stop();
+    }
   }, 120000);
 
   it('plugin: Ctrl-C asks the API to stop (DELETE /captures/<id> with the token); a second Ctrl-C while it drains stops at once: exit 130, the file valid', async () => {
@@ -445,42 +473,30 @@ describe('cf pcap and pcap end to end', () => {
     });
 
     describe('bosh mode', () => {
-      let boshUaa: UaaDouble;
-      let director: BoshDirectorDouble;
-      const admin = { id: 'bosh-admin', userName: 'admin', scopes: ['openid', 'bosh.admin'] };
-
-      beforeAll(async () => {
-        boshUaa = await UaaDouble.start({ users: [admin], clients: [{ id: 'bosh_cli', secret: '' }] });
-        director = await BoshDirectorDouble.start({
-          uaa: boshUaa,
-          deployments: { cf: [{ job: 'router', id: 'r-1', ips: ['10.0.0.5'] }] },
-        });
-      });
-
-      afterAll(async () => {
-        await director?.stop();
-        await boshUaa?.stop();
-      });
-
       function boshConfig(envs: Array<Record<string, unknown>>): string {
         const path = join(mkdtempSync(join(dir, 'bosh-')), 'config');
         writeFileSync(path, `# written by bosh\n${stringify({ environments: envs })}`, { mode: 0o600 });
         return path;
       }
 
-      it("refreshes an expiring token at the director's UAA (client bosh_cli), writes ~/.bosh/config back atomically, POSTs /bosh/captures (not served by this API yet: 5)", async () => {
-        const expiring = boshUaa.mintUserToken(admin, {}, { expiresIn: 10 });
+      it("captures lo of both router VMs with the BOSH CLI's login (token refreshed at the director's UAA, ~/.bosh/config written back atomically); Ctrl-C stops it", async () => {
+        const uaa = stack.boshUaa;
+        const expiring = uaa.mintUserToken(BOSH_OPERATOR, {}, { expiresIn: 10 });
         const path = boshConfig([
           {
-            url: director.url,
+            url: stack.director.url,
             alias: 'lab',
             access_token: expiring,
             access_token_type: 'bearer',
-            refresh_token: boshUaa.mintRefreshToken(admin),
+            refresh_token: uaa.mintRefreshToken(BOSH_OPERATOR),
           },
           { url: 'https://10.9.9.9:25555', alias: 'other', access_token: 'x' },
         ]);
-        const result = await runPcap(
+        const out = file('bosh.pcapng');
+        const port = 7650 + (process.pid % 300);
+        const before = starts();
+        const child = spawn(
+          pcap,
           [
             'bosh',
             '-d',
@@ -491,35 +507,85 @@ describe('cf pcap and pcap end to end', () => {
             'lab',
             '--bosh-config',
             path,
+            '--interface',
+            'lo',
+            '-f',
+            `udp port ${port}`,
             '-o',
-            file('bosh.pcapng'),
+            out,
             '--api',
             stack.apiUrl,
           ],
-          {},
+          { env: env(), stdio: ['ignore', 'pipe', 'pipe'] },
         );
-        expect(result.stderr).toMatch(/Cannot POST \/bosh\/captures|not found/i);
-        expect(result.code).toBe(5);
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        const done = new Promise<number>((resolve) => child.once('close', (c) => resolve(c ?? -1)));
+        await started(before);
+        await new Promise((r) => setTimeout(r, 500));
+        const socket = createSocket('udp4');
+        for (let i = 0; i < PACKETS; i++) {
+          await new Promise<void>((resolve, reject) =>
+            socket.send(Buffer.alloc(32, i), port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
+          );
+        }
+        socket.close();
+        await new Promise((r) => setTimeout(r, 1000));
+        child.kill('SIGINT');
+        const code = await done;
+        expect(stderr).toMatch(/^api \(CAPTURE_STOPPED\): /m);
+        expect(code).toBe(0);
+        const rows = tsharkFields(out, ['frame.interface_description', 'udp.dstport'], 'udp');
+        expect(rows).toHaveLength(2 * PACKETS);
+        for (const id of ROUTERS) {
+          const mine = rows.filter((r) => r[0]!.includes(`id=${id}`));
+          expect(mine).toHaveLength(PACKETS);
+          expect(mine[0]![0]).toContain('deployment=cf');
+          expect(mine[0]![0]).toContain('instance_group=router');
+        }
         const text = readFileSync(path, 'utf8');
         expect(text.startsWith('# written by bosh\n')).toBe(true);
         const after = parseYaml(text) as { environments: Array<Record<string, string>> };
         expect(after.environments[0]!.access_token).not.toBe(expiring);
-        expect(boshUaa.verify(after.environments[0]!.access_token!).ok).toBe(true);
+        expect(uaa.verify(after.environments[0]!.access_token!).ok).toBe(true);
         expect(after.environments[1]).toEqual({
           url: 'https://10.9.9.9:25555',
           alias: 'other',
           access_token: 'x',
         });
         expect(statSync(path).mode & 0o777).toBe(0o600);
-      });
+        expect(readdirSync(join(path, '..'))).toEqual(['config']);
+      }, 120000);
 
-      it('several environments and no -e: 4; no deployment or group: 2', async () => {
-        const path = boshConfig([
-          { url: director.url, alias: 'a', access_token: 'x' },
-          { url: director.url, alias: 'b', access_token: 'y' },
+      it('an unknown deployment: 5 naming it; several environments and no -e: 4; no deployment or group: 2', async () => {
+        const token = stack.boshUaa.mintUserToken(BOSH_OPERATOR);
+        const one = boshConfig([
+          { url: stack.director.url, access_token: token, access_token_type: 'bearer' },
+        ]);
+        const unknown = await runPcap(
+          [
+            'bosh',
+            '-d',
+            'nope',
+            '-g',
+            'router',
+            '--bosh-config',
+            one,
+            '-o',
+            file('x'),
+            '--api',
+            stack.apiUrl,
+          ],
+          {},
+        );
+        expect(unknown.stderr).toMatch(/nope/);
+        expect(unknown.code).toBe(5);
+        const two = boshConfig([
+          { url: stack.director.url, alias: 'a', access_token: token },
+          { url: stack.director.url, alias: 'b', access_token: token },
         ]);
         const none = await runPcap(
-          ['bosh', '-d', 'cf', '-g', 'router', '--bosh-config', path, '-o', file('x'), '--api', stack.apiUrl],
+          ['bosh', '-d', 'cf', '-g', 'router', '--bosh-config', two, '-o', file('x'), '--api', stack.apiUrl],
           { BOSH_ENVIRONMENT: '' },
         );
         expect(none.stderr).toMatch(/choose a BOSH environment with -e/);

@@ -58,7 +58,7 @@ export async function boshCapture(
       insecure: options.insecure,
       body: {
         deployment,
-        instance_groups: groups,
+        groups,
         ...(ids === undefined ? {} : { instances: ids }),
         ...captureBodyOf(options),
       },

@@ -20,12 +20,22 @@ import {
   SPACE_DEV,
   startCfWorld,
 } from '../../../test/support/api-harness';
+import { BoshDirectorDouble } from '../../../test/support/bosh-director-double';
 import { type CellContainer, DiegoCell } from '../../../test/support/diego-cell';
+import { UaaDouble, type UaaDoubleUser } from '../../../test/support/uaa-double';
 
 const ROOT = join(__dirname, '..', '..', '..');
 export const APP = { guid: '1cb006ee-0000-4000-8000-0000000c1001', name: 'web-app' };
 const HOST_A = '127.0.0.2';
 const HOST_B = '127.0.0.3';
+/** A BOSH operator of the director's own UAA. */
+export const BOSH_OPERATOR: UaaDoubleUser = {
+  id: 'bosh-op',
+  userName: 'operator',
+  scopes: ['openid', 'bosh.admin'],
+};
+/** The ids of deployment `cf`'s two `router` VMs: the agents on 127.0.0.2 and 127.0.0.3 stand for them. */
+export const ROUTERS = ['7e1f0c1a-0000-4000-8000-00000000b001', '7e1f0c1a-0000-4000-8000-00000000b002'];
 
 export class CaptureStack {
   private constructor(
@@ -39,6 +49,9 @@ export class CaptureStack {
     /** Instance index → container. */
     readonly instances: readonly CellContainer[],
     readonly apiOutput: () => string,
+    /** The BOSH director double (deployment `cf`, group `router` on the two agents) and its UAA. */
+    readonly director: BoshDirectorDouble,
+    readonly boshUaa: UaaDouble,
   ) {}
 
   static async start(options: { cliDir: string; limits?: Record<string, unknown> }): Promise<CaptureStack> {
@@ -87,7 +100,23 @@ export class CaptureStack {
         ]),
       );
       cleanup.push(() => world.stop());
+      const boshUaa = await UaaDouble.start({
+        users: [BOSH_OPERATOR],
+        clients: [{ id: 'bosh_cli', secret: '' }],
+      });
+      cleanup.push(() => boshUaa.stop());
+      const director = await BoshDirectorDouble.start({
+        uaa: boshUaa,
+        deployments: {
+          cf: [
+            { job: 'router', id: ROUTERS[0]!, index: 0, ips: [HOST_A] },
+            { job: 'router', id: ROUTERS[1]!, index: 1, ips: [HOST_B] },
+          ],
+        },
+      });
+      cleanup.push(() => director.stop());
       const config = apiConfigObject(world, certs, {
+        bosh: { director: { url: director.url } },
         agents: { endpoints: { [HOST_A]: agents[0].endpoint, [HOST_B]: agents[1].endpoint } },
         limits: { concurrent_captures_per_user: 1, ...options.limits },
         cli: { binaries_dir: options.cliDir },
@@ -135,6 +164,8 @@ export class CaptureStack {
         `http://127.0.0.1:${port}`,
         instances,
         () => text,
+        director,
+        boshUaa,
       );
     } catch (err) {
       for (const c of cleanup.reverse()) await Promise.resolve(c()).catch(() => undefined);
@@ -154,6 +185,8 @@ export class CaptureStack {
     for (const a of this.agents) await a.stop().catch(() => undefined);
     for (const c of this.cells) await c.destroy().catch(() => undefined);
     await this.world.stop().catch(() => undefined);
+    await this.director.stop().catch(() => undefined);
+    await this.boshUaa.stop().catch(() => undefined);
     this.certs.destroy();
     rmSync(this.dir, { recursive: true, force: true });
   }
