@@ -1,19 +1,14 @@
 /**
  * The real capture path for CLI tests: two simulated Diego cells (real runc containers), a real agent per cell
- * (HTTP/2 + mTLS on 127.0.0.2 / 127.0.0.3), the UAA and Cloud Controller doubles, and the real pcap API in its own
- * process (apps/api/src/main.ts; spawned, not imported: nothing imports from apps/). App `web-app` has three
- * instances: 0 on cell A, 1 and 2 on cell B. Everything is stopped by PID and removed by `stop()`.
+ * (HTTP/2 + mTLS on 127.0.0.2 / 127.0.0.3), the UAA and Cloud Controller doubles, a BOSH director double whose
+ * deployment `cf` has two `router` VMs (those same agents), and the real pcap API in its own process (ApiProcess:
+ * apps/api/src/main.ts is spawned, not imported). App `web-app` has three instances: 0 on cell A, 1 and 2 on cell B.
+ * Everything is stopped by PID and removed by `stop()`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-import { stringify } from 'yaml';
-
 import {
   AgentProcess,
   apiConfigObject,
+  ApiProcess,
   ApiTestCerts,
   baseModel,
   type CfWorld,
@@ -24,7 +19,6 @@ import { BoshDirectorDouble } from '../../../test/support/bosh-director-double';
 import { type CellContainer, DiegoCell } from '../../../test/support/diego-cell';
 import { UaaDouble, type UaaDoubleUser } from '../../../test/support/uaa-double';
 
-const ROOT = join(__dirname, '..', '..', '..');
 export const APP = { guid: '1cb006ee-0000-4000-8000-0000000c1001', name: 'web-app' };
 const HOST_A = '127.0.0.2';
 const HOST_B = '127.0.0.3';
@@ -39,12 +33,11 @@ export const ROUTERS = ['7e1f0c1a-0000-4000-8000-00000000b001', '7e1f0c1a-0000-4
 
 export class CaptureStack {
   private constructor(
-    readonly dir: string,
     readonly world: CfWorld,
     private readonly certs: ApiTestCerts,
     private readonly cells: DiegoCell[],
     private readonly agents: AgentProcess[],
-    private readonly api: ChildProcess,
+    private readonly api: ApiProcess,
     readonly apiUrl: string,
     /** Instance index → container. */
     readonly instances: readonly CellContainer[],
@@ -55,8 +48,7 @@ export class CaptureStack {
   ) {}
 
   static async start(options: { cliDir: string; limits?: Record<string, unknown> }): Promise<CaptureStack> {
-    const dir = mkdtempSync(join(tmpdir(), 'cli-stack-'));
-    const cleanup: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
+    const cleanup: Array<() => Promise<void> | void> = [];
     try {
       const certs = ApiTestCerts.create();
       cleanup.push(() => certs.destroy());
@@ -121,49 +113,17 @@ export class CaptureStack {
         limits: { concurrent_captures_per_user: 1, ...options.limits },
         cli: { binaries_dir: options.cliDir },
       });
-      const configFile = join(dir, 'api.yml');
-      writeFileSync(configFile, stringify(config));
-      const api = spawn(
-        process.execPath,
-        [
-          '-r',
-          'ts-node/register/transpile-only',
-          '-r',
-          'tsconfig-paths/register',
-          join(ROOT, 'apps', 'api', 'src', 'main.ts'),
-          configFile,
-        ],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-      );
-      cleanup.push(() => stopChild(api));
-      let text = '';
-      const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the API did not start:\n${text}`)), 90000);
-        const onData = (chunk: Buffer): void => {
-          text += chunk.toString('utf8');
-          const m = /listening on \S+:(\d+)/.exec(text);
-          if (m) {
-            clearTimeout(timer);
-            resolve(Number(m[1]));
-          }
-        };
-        api.stdout.on('data', onData);
-        api.stderr.on('data', onData);
-        api.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`the API exited ${code}:\n${text}`));
-        });
-      });
+      const api = await ApiProcess.start(config);
+      cleanup.push(() => api.stop());
       return new CaptureStack(
-        dir,
         world,
         certs,
         [cellA, cellB],
         agents,
         api,
-        `http://127.0.0.1:${port}`,
+        api.url,
         instances,
-        () => text,
+        api.output,
         director,
         boshUaa,
       );
@@ -181,23 +141,12 @@ export class CaptureStack {
   }
 
   async stop(): Promise<void> {
-    await stopChild(this.api);
+    await this.api.stop();
     for (const a of this.agents) await a.stop().catch(() => undefined);
     for (const c of this.cells) await c.destroy().catch(() => undefined);
     await this.world.stop().catch(() => undefined);
     await this.director.stop().catch(() => undefined);
     await this.boshUaa.stop().catch(() => undefined);
     this.certs.destroy();
-    rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/** SIGTERM by PID, SIGKILL after 10 s. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-  await exited;
-  clearTimeout(timer);
 }
