@@ -58,6 +58,29 @@ export default tseslint.config(
     },
   },
   {
+    // The BOSH release's tests feed rendered job templates to the apps' own config loaders: they may import
+    // apps/*/src/config/* and nothing else of apps/.
+    files: ['bosh/test/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@pcap/*/*'], message: 'Import a lib only through its public index (@pcap/<lib>).' },
+            {
+              regex: '(^|/)apps/(?![a-z-]+/src/config/[a-z-]+$)',
+              message: 'bosh/test imports only the config loaders of apps/ (apps/*/src/config/*).',
+            },
+            {
+              group: ['**/libs/*/src/**', '../../libs/**', '../../../libs/**'],
+              message: 'Import a lib by its alias (@pcap/<lib>), never by path.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/test/**/*.ts'],
     rules: {
       '@typescript-eslint/unbound-method': 'off',

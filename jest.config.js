@@ -31,6 +31,7 @@ module.exports = {
     project('agent', 'apps/agent'),
     project('api', 'apps/api'),
     project('cli', 'cli'),
+    project('bosh', 'bosh'),
   ].filter((p) => existsSync(join(__dirname, p.roots[0].replace('<rootDir>/', '')))),
   testTimeout: 60000,
 };
