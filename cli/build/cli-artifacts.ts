@@ -1,8 +1,8 @@
 /**
  * Builds the cf CLI plugin and the standalone `pcap` CLI (used by `npm run build:cli` and by the CLI tests):
- * - `pcap-cf-plugin.js`, `pcap.js`: one self-contained JavaScript file each (esbuild bundle, `#!/usr/bin/env node`),
+ * - `pcap-cli.js`, `pcap.js`: one self-contained JavaScript file each (esbuild bundle, `#!/usr/bin/env node`),
  *   for any OS with Node.js >= 20 (macOS, Linux);
- * - `pcap-cf-plugin-<os>-<arch>`, `pcap-<os>-<arch>`: single executables for the build machine (Node SEA: its node
+ * - `pcap-cli-<os>-<arch>`, `pcap-<os>-<arch>`: single executables for the build machine (Node SEA: its node
  *   binary with the bundle injected by postject), unless `sea` is false: `linux-amd64` here; run on a Mac, the
  *   same build makes `darwin-arm64`/`darwin-amd64` (codesign step per Node's docs; not verified by this project);
  * - `SHA256SUMS`.
@@ -27,7 +27,7 @@ const ROOT = join(__dirname, '..', '..');
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 const TARGETS = [
-  { entry: 'cli/src/plugin/main.ts', name: 'pcap-cf-plugin' },
+  { entry: 'cli/src/plugin/main.ts', name: 'pcap-cli' },
   { entry: 'cli/src/standalone/main.ts', name: 'pcap' },
 ] as const;
 

@@ -52,7 +52,7 @@ describe('cf pcap and pcap end to end', () => {
       cliDir: join(dir, 'served'),
       limits: { max_bytes: OPERATOR_MAX_BYTES },
     });
-    const res = await call(`${stack.apiUrl}/cli/pcap-cf-plugin.js`);
+    const res = await call(`${stack.apiUrl}/cli/pcap-cli.js`);
     expect(res.status).toBe(200);
     plugin = join(dir, 'plugins', 'pcap');
     mkdirSync(join(dir, 'plugins'));
@@ -112,7 +112,7 @@ describe('cf pcap and pcap end to end', () => {
   }
 
   it('the API serves the built plugin under /cli/ byte for byte', async () => {
-    for (const name of ['pcap-cf-plugin.js', 'pcap.js', 'SHA256SUMS']) {
+    for (const name of ['pcap-cli.js', 'pcap.js', 'SHA256SUMS']) {
       const res = await call(`${stack.apiUrl}/cli/${name}`);
       expect(res.status).toBe(200);
       expect(res.body.equals(readFileSync(built.files.get(name)!))).toBe(true);

@@ -24,8 +24,8 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
   let dir: string;
   let built: BuiltCli;
   const plugins: Array<[string, () => string]> = [
-    ['single executable (Node SEA)', () => built.files.get('pcap-cf-plugin-linux-amd64')!],
-    ['bundled JavaScript file', () => built.files.get('pcap-cf-plugin.js')!],
+    ['single executable (Node SEA)', () => built.files.get('pcap-cli-linux-amd64')!],
+    ['bundled JavaScript file', () => built.files.get('pcap-cli.js')!],
   ];
 
   beforeAll(async () => {
@@ -41,9 +41,9 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
 
   it('the build made a single executable for linux-x64 and a JS file with a node shebang', () => {
     expect(built.singleExecutables).toBe(true);
-    const exe = built.files.get('pcap-cf-plugin-linux-amd64')!;
+    const exe = built.files.get('pcap-cli-linux-amd64')!;
     expect(execFileSync('file', ['-b', exe], { encoding: 'utf8' })).toMatch(/ELF 64-bit.*x86-64/);
-    const js = built.files.get('pcap-cf-plugin.js')!;
+    const js = built.files.get('pcap-cli.js')!;
     expect(execFileSync('head', ['-c', '19', js], { encoding: 'utf8' })).toBe('#!/usr/bin/env node');
   });
 
@@ -120,7 +120,7 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
 
   it('cf pcap when not logged in: only IsLoggedIn is called, exit 3 with the cf login hint', async () => {
     const run = await fake.run(
-      built.files.get('pcap-cf-plugin-linux-amd64')!,
+      built.files.get('pcap-cli-linux-amd64')!,
       ['pcap', 'my-app', '-o', join(dir, 'x.pcapng')],
       LOGGED_OUT,
     );
@@ -131,7 +131,7 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
 
   it('cf pcap with no space targeted: calls only the five allowed methods, in order, each with "", exit 4', async () => {
     const run = await fake.run(
-      built.files.get('pcap-cf-plugin-linux-amd64')!,
+      built.files.get('pcap-cli-linux-amd64')!,
       ['pcap', 'my-app', '-o', join(dir, 'x.pcapng')],
       NO_SPACE,
     );
@@ -142,7 +142,7 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
 
   it('cf pcap when cf cannot give a token (RPC error answer): exit 3 naming it', async () => {
     const run = await fake.run(
-      built.files.get('pcap-cf-plugin-linux-amd64')!,
+      built.files.get('pcap-cli-linux-amd64')!,
       ['pcap', 'my-app', '-o', join(dir, 'x.pcapng')],
       {
         ...NO_SPACE,
@@ -161,14 +161,10 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
   });
 
   it('cf pcap -h prints the usage on stdout, exit 0; a bad flag exits 2 before any call', async () => {
-    const help = await fake.run(built.files.get('pcap-cf-plugin.js')!, ['pcap', '-h'], LOGGED_OUT);
+    const help = await fake.run(built.files.get('pcap-cli.js')!, ['pcap', '-h'], LOGGED_OUT);
     expect(help.code).toBe(0);
     expect(help.stdout.toString()).toContain('cf pcap APP [-o FILE|-]');
-    const bad = await fake.run(
-      built.files.get('pcap-cf-plugin.js')!,
-      ['pcap', 'app', '--frobnicate'],
-      LOGGED_OUT,
-    );
+    const bad = await fake.run(built.files.get('pcap-cli.js')!, ['pcap', 'app', '--frobnicate'], LOGGED_OUT);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("unknown flag '--frobnicate'");
     expect(bad.record.calls).toEqual([]);
