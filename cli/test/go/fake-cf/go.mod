@@ -1,0 +1,3 @@
+module fakecf
+
+go 1.19
