@@ -137,6 +137,25 @@ describe('pcap-api job', () => {
     'bosh.uaa.timeout_seconds': 20,
     'bosh.uaa.issuer': 'https://10.0.0.6:8443/oauth/token',
     'bosh.token_scopes': ['bosh.admin', 'bosh.read'],
+    'metrics.enabled': false,
+    'metrics.app_labels': true,
+    sinks: {
+      captures: {
+        kind: 's3',
+        endpoint: 'https://s3.example.com',
+        region: 'eu-central-1',
+        bucket: 'pcap-captures',
+        prefix: 'pcap/',
+        credentials: { access_key_id: 'AKIAEXAMPLE', secret_access_key: 'not-a-real-secret' },
+        force_path_style: true,
+        part_size_bytes: 8_388_608,
+        queue_size: 2,
+        presign_seconds: 600,
+        request_timeout_seconds: 30,
+        retry: { abort_attempts: 3, abort_backoff_ms: 250, max_attempts: 5 },
+        rotation: { max_bytes: 536_870_912 },
+      },
+    },
   });
 
   it('renders the minimal properties into a config ApiConfig accepts, with certificate files the API can use', () => {
@@ -313,6 +332,9 @@ describe('pcap-agent job', () => {
     'capture.drain_timeout_seconds': 20,
     'queue.high_watermark': 16_777_216,
     'queue.low_watermark': 8_388_608,
+    'metrics.listen.host': '10.0.16.5',
+    'metrics.listen.port': 9495,
+    'metrics.app_labels': true,
   });
 
   it('renders the minimal properties into a config AgentConfig accepts, naming the cell after the instance', () => {
