@@ -89,6 +89,7 @@ export class CaptureSession {
   private closing = false;
   /** The output asked for data (`_read`) and has not been refused a push since. */
   private wanted = false;
+  private pumping = false;
   private eof = false;
   private reason: SessionStats['reason'] = 'CAPTURE_STOPPED';
   private timer: NodeJS.Timeout | undefined;
@@ -200,11 +201,18 @@ export class CaptureSession {
    * bounded queue; ends the output once everything is out.
    */
   private pump(): void {
-    if (this.output.destroyed) return;
-    while (this.wanted) {
-      const item = this.queue.shift();
-      if (item === undefined) break;
-      this.wanted = this.output.push(item.data);
+    // shift() can end a congestion episode, whose message is queued and pumped from inside shift(): a nested pump
+    // would push it before the item the outer loop holds. The outer loop delivers it anyway.
+    if (this.output.destroyed || this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.wanted) {
+        const item = this.queue.shift();
+        if (item === undefined) break;
+        this.wanted = this.output.push(item.data);
+      }
+    } finally {
+      this.pumping = false;
     }
     if (this.closing && this.queue.length === 0 && !this.eof) {
       this.eof = true;
