@@ -13,6 +13,7 @@ import { CliController } from './cli/cli.controller';
 import { ApiConfig } from './config/api-config';
 import { API_TLS, type ApiTlsMaterial, readTlsMaterial } from './config/tls-material';
 import { HealthController } from './health/health.controller';
+import { schedulesParts } from './schedules/schedules.parts';
 
 /** Releases keep-alive sockets to UAA and Cloud Controller when the app closes. */
 @Injectable()
@@ -48,9 +49,10 @@ export class ApiModule {
       ...(config.uaa.issuer === undefined ? {} : { issuer: config.uaa.issuer }),
       keyRefetchIntervalMs: config.uaa.key_refetch_interval_seconds * 1000,
     });
+    const schedules = schedulesParts(config, tls);
     return {
       module: ApiModule,
-      controllers: [HealthController, CapturesController, CliController],
+      controllers: [HealthController, CapturesController, CliController, ...schedules.controllers],
       providers: [
         { provide: ApiConfig, useValue: config },
         { provide: API_TLS, useValue: tls },
@@ -66,6 +68,7 @@ export class ApiModule {
         CapturePlanner,
         CaptureRegistry,
         CaptureRunner,
+        ...schedules.providers,
       ],
     };
   }
