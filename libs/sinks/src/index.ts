@@ -1,0 +1,37 @@
+/**
+ * @pcap/sinks — where a capture's merged pcapng goes: the sink plugin contract (SinkFactory per kind behind
+ * SINK_FACTORIES, a SinkHandle per capture), the registry, and the sinks: S3, client stream, Prometheus metrics.
+ */
+export {
+  type CaptureRef,
+  type SinkConfig,
+  type SinkHandle,
+  type SinkFactory,
+  SINK_FACTORIES,
+} from './sink.contract';
+export {
+  SinkFailedError,
+  SinkAbortedError,
+  ClientGoneError,
+  UnknownSinkKindError,
+  UnknownSinkError,
+} from './sink.errors';
+export { SinkRegistry } from './sink.registry';
+
+export {
+  s3SinkConfigSchema,
+  type S3SinkConfig,
+  type S3SinkConfigData,
+  S3_MIN_PART_BYTES,
+  S3_MAX_COPY_BYTES,
+} from './s3/s3-sink.config';
+export { createS3Client } from './s3/s3.client';
+export {
+  S3SinkFactory,
+  S3SinkHandle,
+  type StoredObject,
+  type S3SinkObserver,
+  PCAPNG_CONTENT_TYPE,
+} from './s3/s3.sink';
+export { appKeyPrefix, captureKeyPrefix, partKey, partOfKey } from './s3/s3-keys';
+export { decodeMetadata } from './s3/s3-metadata';

@@ -1,0 +1,483 @@
+import { once } from 'node:events';
+import { PassThrough, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import {
+  AbortMultipartUploadCommand,
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Injectable, Logger } from '@nestjs/common';
+import { PcapngBlockParser, type PcapngEvent } from '@pcap/capture';
+
+import type { CaptureRef, SinkFactory, SinkHandle } from '../sink.contract';
+import { SinkAbortedError, SinkFailedError } from '../sink.errors';
+import { createS3Client, encryptionParams } from './s3.client';
+import { captureKeyPrefix, copySource, partKey } from './s3-keys';
+import { endMetadata, startMetadata } from './s3-metadata';
+import type { S3SinkConfig } from './s3-sink.config';
+
+export const PCAPNG_CONTENT_TYPE = 'application/x-pcapng';
+
+/** One object a capture stored. */
+export interface StoredObject {
+  readonly key: string;
+  readonly part: number;
+  readonly bytes: number;
+  readonly packets: number;
+}
+
+/** Observes uploads (the Prometheus metrics hook in); every method is optional. */
+export interface S3SinkObserver {
+  objectStored?(sink: string, object: StoredObject, durationMs: number): void;
+  bytesUploaded?(sink: string, bytes: number): void;
+}
+
+/**
+ * Streams captures into an operator-configured bucket (`kind: s3`) with `@aws-sdk/lib-storage` multipart uploads.
+ * Stateless: every handle has its own S3 client, destroyed when the handle settles.
+ */
+@Injectable()
+export class S3SinkFactory implements SinkFactory<S3SinkConfig> {
+  readonly kind = 's3';
+
+  constructor(private readonly observer: S3SinkObserver = {}) {}
+
+  open(capture: CaptureRef, config: S3SinkConfig): Promise<S3SinkHandle> {
+    return Promise.resolve(new S3SinkHandle(createS3Client(config), config, capture, this.observer));
+  }
+
+  async check(config: S3SinkConfig): Promise<void> {
+    const client = createS3Client(config);
+    try {
+      await client.send(new HeadBucketCommand({ Bucket: config.bucket }));
+    } catch (err) {
+      throw new SinkFailedError(config.name, `bucket '${config.bucket}' is not usable: ${describe(err)}`, {
+        cause: err,
+      });
+    } finally {
+      client.destroy();
+    }
+  }
+}
+
+/**
+ * One capture into S3. The pcapng written to `input` is parsed into whole blocks and streamed into objects
+ * `<prefix><org>/<space>/<app>/<capture-id>/<part>.pcapng`; a new object starts (with the Section Header Block and
+ * every Interface Description Block repeated, so each object is a complete pcapng) when the current one would grow
+ * past `rotation.max_bytes` or is older than `rotation.max_seconds`. With `rotation.ring` only the newest N objects
+ * are kept.
+ *
+ * Backpressure: blocking. `input` waits while lib-storage has `queue_size` parts in flight, so memory stays near
+ * `part_size_bytes × (queue_size + 1)` whatever the capture's size.
+ *
+ * Failure: an object becomes visible only when its upload completes (PutObject or CompleteMultipartUpload); on any
+ * failure the open multipart upload is aborted (retried with backoff), `input` is destroyed and `finished()`
+ * rejects with SinkFailedError naming the reason. Destroying `input` before it ended aborts the same way
+ * (SinkAbortedError). Objects completed before a failure stay: each is a complete, valid pcapng.
+ */
+export class S3SinkHandle implements SinkHandle {
+  readonly kind = 's3';
+  readonly input: Writable;
+
+  private readonly logger = new Logger(S3SinkHandle.name);
+  private readonly parser: PcapngBlockParser;
+  private readonly capturePrefix: string;
+  private readonly stored: StoredObject[] = [];
+  private readonly settled: Promise<void>;
+  private events: PcapngEvent[] = [];
+  private section: Buffer | undefined;
+  private interfaces: Buffer[] = [];
+  private current: ObjectUpload | undefined;
+  private part = 0;
+  private ended = false;
+  /** Key → id of the multipart upload created for it (settles even when the request was cut off). */
+  private readonly createdUploads = new Map<string, Promise<string | undefined>>();
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly config: S3SinkConfig,
+    private readonly capture: CaptureRef,
+    private readonly observer: S3SinkObserver,
+  ) {
+    this.capturePrefix = captureKeyPrefix(config.prefix, capture, capture.id);
+    this.watchCreatedUploads();
+    this.parser = new PcapngBlockParser((e) => this.events.push(e), { packets: 'runs' });
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    this.settled = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Observed by finished(); a caller that never asks must not crash the process.
+    this.settled.catch(() => undefined);
+    this.input = new Writable({
+      highWaterMark: 256 * 1024,
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.consume(chunk).then(
+          () => callback(),
+          (err: unknown) => callback(this.asSinkError(err)),
+        );
+      },
+      final: (callback) => {
+        this.close().then(
+          () => {
+            this.ended = true;
+            callback();
+          },
+          (err: unknown) => callback(this.asSinkError(err)),
+        );
+      },
+      destroy: (error, callback) => {
+        if (this.ended && error === null) {
+          this.client.destroy();
+          resolve();
+          callback(null);
+          return;
+        }
+        const reason =
+          error === null
+            ? new SinkAbortedError(
+                this.name,
+                'the capture was aborted before its end; nothing incomplete was stored',
+              )
+            : this.asSinkError(error);
+        void this.abortCurrent(reason).then(() => {
+          this.client.destroy();
+          reject(reason);
+          // A caller's destroy() without an error is an abort, not an 'error' event for them to handle.
+          callback(error === null ? null : reason);
+        });
+      },
+    });
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Objects completed so far (after `finished()`, all of them), oldest first; deleted ring objects excluded. */
+  get objects(): readonly StoredObject[] {
+    return this.stored;
+  }
+
+  finished(): Promise<void> {
+    return this.settled;
+  }
+
+  /**
+   * Records every CreateMultipartUpload of this handle's client: an abort that races an in-flight create must
+   * still learn the upload id, or the staged upload would outlive the capture.
+   */
+  private watchCreatedUploads(): void {
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'CreateMultipartUploadCommand') return next(args);
+        const key = (args.input as { Key?: string }).Key ?? '';
+        let settle!: (id: string | undefined) => void;
+        this.createdUploads.set(key, new Promise((resolve) => (settle = resolve)));
+        try {
+          const result = await next(args);
+          settle((result.output as { UploadId?: string }).UploadId);
+          return result;
+        } catch (err) {
+          settle(undefined);
+          throw err;
+        }
+      },
+      { step: 'initialize', name: 'pcapRecordCreatedUploads' },
+    );
+  }
+
+  private async consume(chunk: Buffer): Promise<void> {
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      throw new SinkFailedError(this.name, `not a valid pcapng stream: ${describe(err)}`, { cause: err });
+    }
+    const events = this.events;
+    this.events = [];
+    for (const event of events) await this.accept(event);
+  }
+
+  private async accept(event: PcapngEvent): Promise<void> {
+    switch (event.type) {
+      case 'section':
+        this.section = event.block;
+        this.interfaces = [];
+        if (this.current) await this.current.write(event.block);
+        else await this.openObject();
+        return;
+      case 'interface':
+        this.interfaces.push(event.block);
+        if (this.current) await this.current.write(event.block);
+        else await this.openObject();
+        return;
+      case 'packets':
+        await this.packets(event.data);
+        return;
+      case 'statistics': {
+        const object = await this.object();
+        object.kernelDrops += event.ifDrop ?? 0n;
+        object.discarded += event.osDrop ?? 0n;
+        await object.write(event.block);
+        return;
+      }
+      case 'message':
+      case 'packet':
+      case 'simplePacket':
+        await (await this.object()).write(event.block);
+        return;
+    }
+  }
+
+  /** Writes a run of EPBs, rotating between two packets where the current object is full or old. */
+  private async packets(data: Buffer): Promise<void> {
+    const maxBytes = this.config.rotation.max_bytes;
+    const maxMs =
+      this.config.rotation.max_seconds === undefined ? undefined : this.config.rotation.max_seconds * 1000;
+    let object = await this.object();
+    let aged = maxMs !== undefined && Date.now() - object.openedAt >= maxMs;
+    let start = 0;
+    let off = 0;
+    let n = 0;
+    while (off < data.length) {
+      const length = data.readUInt32LE(off + 4);
+      if (object.packets + n > 0 && (aged || object.bytes + (off - start) + length > maxBytes)) {
+        if (off > start) await object.write(data.subarray(start, off));
+        object.packets += n;
+        object = await this.rotate();
+        aged = false;
+        start = off;
+        n = 0;
+        continue;
+      }
+      off += length;
+      n++;
+    }
+    if (off > start) await object.write(data.subarray(start, off));
+    object.packets += n;
+  }
+
+  private async object(): Promise<ObjectUpload> {
+    return this.current ?? (await this.openObject());
+  }
+
+  /** Starts the next object with the section header and every interface of the section. */
+  private async openObject(): Promise<ObjectUpload> {
+    if (this.section === undefined) {
+      throw new SinkFailedError(this.name, 'not a valid pcapng stream: no Section Header Block first');
+    }
+    this.part++;
+    const object = new ObjectUpload(
+      this.client,
+      this.config,
+      this.capture,
+      partKey(this.capturePrefix, this.part),
+      this.part,
+      (err) => this.input.destroy(this.asSinkError(err)),
+    );
+    this.current = object;
+    this.logger.log(`capture ${this.capture.id}: sink ${this.name}: object ${object.key} started`);
+    await object.write(this.section);
+    for (const idb of this.interfaces) await object.write(idb);
+    return object;
+  }
+
+  private async rotate(): Promise<ObjectUpload> {
+    const done = this.current;
+    this.current = undefined;
+    if (done) await this.complete(done);
+    return this.openObject();
+  }
+
+  private async close(): Promise<void> {
+    try {
+      this.parser.end();
+    } catch (err) {
+      throw new SinkFailedError(this.name, `the pcapng stream ended inside a block: ${describe(err)}`, {
+        cause: err,
+      });
+    }
+    const last = this.current;
+    this.current = undefined;
+    if (last) await this.complete(last);
+  }
+
+  private async complete(object: ObjectUpload): Promise<void> {
+    const began = object.openedAt;
+    try {
+      await object.complete();
+    } catch (err) {
+      // Still the open upload: the destroy path aborts it.
+      this.current = object;
+      throw err;
+    }
+    const durationMs = Date.now() - began;
+    const stored: StoredObject = {
+      key: object.key,
+      part: object.part,
+      bytes: object.bytes,
+      packets: object.packets,
+    };
+    this.stored.push(stored);
+    this.observer.bytesUploaded?.(this.name, object.bytes);
+    this.observer.objectStored?.(this.name, stored, durationMs);
+    this.logger.log(
+      `capture ${this.capture.id}: sink ${this.name}: object ${object.key} stored (${object.bytes} bytes, ${object.packets} packets)`,
+    );
+    const ring = this.config.rotation.ring;
+    if (ring !== undefined && this.stored.length > ring) {
+      const old = this.stored.shift()!;
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: old.key }));
+    }
+  }
+
+  private async abortCurrent(reason: Error): Promise<void> {
+    const object = this.current;
+    this.current = undefined;
+    if (!object) return;
+    this.logger.warn(
+      `capture ${this.capture.id}: sink ${this.name}: aborting ${object.key}: ${reason.message}`,
+    );
+    const completed = await object.stop();
+    const uploadId = completed ? undefined : await this.createdUploads.get(object.key);
+    if (uploadId === undefined) return;
+    const { abort_attempts: attempts, abort_backoff_ms: backoff } = this.config.retry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(
+          new AbortMultipartUploadCommand({
+            Bucket: this.config.bucket,
+            Key: object.key,
+            UploadId: uploadId,
+          }),
+        );
+        this.logger.log(
+          `capture ${this.capture.id}: sink ${this.name}: multipart upload of ${object.key} aborted`,
+        );
+        return;
+      } catch (err) {
+        if (attempt >= attempts) {
+          // The bucket's lifecycle rule for incomplete multipart uploads removes the parts (docs/sinks.md).
+          this.logger.error(
+            `capture ${this.capture.id}: sink ${this.name}: could not abort the multipart upload of ${object.key}: ${describe(err)}`,
+          );
+          return;
+        }
+        await sleep(backoff * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  private asSinkError(err: unknown): SinkFailedError {
+    if (err instanceof SinkFailedError) return err;
+    return new SinkFailedError(this.name, `S3 sink '${this.name}' failed: ${describe(err)}`, { cause: err });
+  }
+}
+
+/** One object being uploaded: a body stream lib-storage reads in parts. */
+class ObjectUpload {
+  readonly openedAt = Date.now();
+  bytes = 0;
+  packets = 0;
+  kernelDrops = 0n;
+  discarded = 0n;
+
+  private readonly body = new PassThrough({ highWaterMark: 256 * 1024 });
+  private readonly upload: Upload;
+  private readonly done: Promise<void>;
+  private readonly startMetadata: Record<string, string>;
+  private stopped = false;
+  private uploaded = false;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly config: S3SinkConfig,
+    capture: CaptureRef,
+    readonly key: string,
+    readonly part: number,
+    onFailure: (err: unknown) => void,
+  ) {
+    this.startMetadata = startMetadata(capture, part, new Date(this.openedAt));
+    // Failures surface through the upload's promise; a write after a failure must not throw an 'error' event.
+    this.body.on('error', () => undefined);
+    this.upload = new Upload({
+      client,
+      params: {
+        Bucket: config.bucket,
+        Key: key,
+        Body: this.body,
+        ContentType: PCAPNG_CONTENT_TYPE,
+        Metadata: this.startMetadata,
+        ...encryptionParams(config),
+      },
+      partSize: config.part_size_bytes,
+      queueSize: config.queue_size,
+      // We abort ourselves, with retries: a single attempt right after a network failure usually fails too.
+      leavePartsOnError: true,
+    });
+    this.done = this.upload.done().then(() => undefined);
+    this.done.catch((err: unknown) => {
+      if (!this.stopped) onFailure(err);
+    });
+  }
+
+  /** Writes bytes, waiting while lib-storage is behind. Rejects when the upload failed. */
+  async write(data: Buffer): Promise<void> {
+    this.bytes += data.length;
+    if (this.body.write(data)) return;
+    await Promise.race([
+      once(this.body, 'drain'),
+      this.done.then(() => {
+        throw new Error('the upload ended before its body');
+      }),
+    ]);
+  }
+
+  /** Ends the body, waits for the upload to complete, then adds the final statistics as metadata. */
+  async complete(): Promise<void> {
+    this.body.end();
+    await this.done;
+    this.uploaded = true;
+    const endedAt = new Date();
+    // Metadata is fixed when an upload starts; an in-place copy is how S3 changes it (no data passes through us).
+    await this.client.send(
+      new CopyObjectCommand({
+        Bucket: this.config.bucket,
+        Key: this.key,
+        CopySource: copySource(this.config.bucket, this.key),
+        MetadataDirective: 'REPLACE',
+        ContentType: PCAPNG_CONTENT_TYPE,
+        Metadata: {
+          ...this.startMetadata,
+          ...endMetadata({
+            endedAt,
+            packets: this.packets,
+            bytes: this.bytes,
+            kernelDrops: this.kernelDrops,
+            discarded: this.discarded,
+          }),
+        },
+        ...encryptionParams(this.config),
+      }),
+    );
+  }
+
+  /** Stops uploading; resolves true if the upload had already completed (nothing to abort). */
+  async stop(): Promise<boolean> {
+    this.stopped = true;
+    this.body.destroy();
+    await this.upload.abort();
+    await this.done.catch(() => undefined);
+    return this.uploaded;
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
