@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 
 import { SNAPLEN_MAX, SNAPLEN_MIN } from '@pcap/capture';
+import { type S3SinkConfig, s3SinkConfigSchema } from '@pcap/sinks';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -12,6 +13,8 @@ const positiveInt = z.number().int().positive();
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 /** `host:port` of an agent (IPv4 or a name; IPv6 in brackets). */
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port');
+
+const SINK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 const upstream = z.strictObject({
   url: httpUrl,
@@ -136,6 +139,21 @@ const schema = z
       })
       .prefault({}),
     logging: z.strictObject({ format: z.enum(['json', 'text']).default('json') }).prefault({}),
+    /** Storage sinks under names users choose (never a URL): `sinks.<name>: {kind: s3, …}`. */
+    sinks: z
+      .record(z.string(), s3SinkConfigSchema)
+      .default({})
+      .superRefine((sinks, ctx) => {
+        for (const name of Object.keys(sinks)) {
+          if (!SINK_NAME.test(name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [name],
+              message: 'sink names: letters, digits, _ . - (at most 63)',
+            });
+          }
+        }
+      }),
     schedules,
   })
   .refine((c) => c.uaa.skip_tls_verify === false || c.uaa.ca === undefined, {
@@ -145,6 +163,10 @@ const schema = z
   .refine((c) => c.cloud_controller.skip_tls_verify === false || c.cloud_controller.ca === undefined, {
     message: 'give either ca or skip_tls_verify, not both',
     path: ['cloud_controller', 'skip_tls_verify'],
+  })
+  .refine((c) => c.schedules === undefined || Object.keys(c.sinks).length > 0, {
+    message: 'scheduled captures store to a sink: configure at least one under sinks',
+    path: ['schedules'],
   })
   .refine((c) => c.limits.concurrent_captures_per_user <= c.limits.concurrent_captures, {
     message: 'must not exceed limits.concurrent_captures',
@@ -192,6 +214,10 @@ export class ApiConfig {
   }
   get schedules(): ApiConfigData['schedules'] {
     return this.data.schedules;
+  }
+  /** The configured storage sinks, each with its name. */
+  get sinks(): readonly S3SinkConfig[] {
+    return Object.entries(this.data.sinks).map(([name, c]) => ({ ...c, name }));
   }
 
   /** Reads and validates a YAML file; throws one ApiConfigError naming the file and listing each bad key. */

@@ -4,12 +4,15 @@ import { PcapngBlockParser, type PcapngEvent } from '@pcap/capture';
 
 /**
  * Passes a pcapng stream through unchanged while counting what it holds: packets, their captured bytes, and the
- * kernel drops of each interface (the last Interface Statistics Block's `isb_ifdrop`). Parse failures are not the
+ * kernel drops of each interface (the last Interface Statistics Block's `isb_ifdrop`) and the API's own discards
+ * (CONGESTED messages). Parse failures are not the
  * stream's problem here: counting stops, the bytes still pass.
  */
 export class RunCounter extends Transform {
   packets = 0;
   bytes = 0;
+  /** Packets the API discarded while the sink was behind (its CONGESTED messages' counts). */
+  discarded = 0;
   private readonly drops = new Map<number, bigint>();
   private readonly parser: PcapngBlockParser;
   private broken = false;
@@ -47,6 +50,9 @@ export class RunCounter extends Transform {
       }
     } else if (e.type === 'statistics' && e.ifDrop !== undefined) {
       this.drops.set(e.interfaceId, e.ifDrop);
+    } else if (e.type === 'message' && e.message.type === 'CONGESTED' && e.message.origin === 'api') {
+      const n = e.message.fields?.discardedPackets;
+      if (typeof n === 'number') this.discarded += n;
     }
   }
 }

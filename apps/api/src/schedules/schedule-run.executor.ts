@@ -12,7 +12,6 @@ import {
 import { type CaptureRequest, parseCaptureBody } from '../captures/capture-request';
 import { CaptureRegistry } from '../captures/capture-registry.service';
 import { CaptureRunner, type StartedCapture } from '../captures/capture-runner.service';
-import { ClientStream } from '../captures/client-stream';
 import { EXCLUDED_ADDRESSES } from '../captures/excluded-addresses';
 import { ApiConfig } from '../config/api-config';
 import { RunCounter } from './run-counter';
@@ -233,7 +232,6 @@ export class ScheduleRunExecutor {
       if (!output.destroyed) output.destroy();
       await sink.finished().catch(() => undefined);
     }
-    const discarded = output instanceof ClientStream ? output.stats.packetsDiscarded : null;
     return {
       outcome: failure === undefined ? 'succeeded' : 'failed',
       endedMs: Date.now(),
@@ -241,7 +239,7 @@ export class ScheduleRunExecutor {
       packets: counter.packets,
       bytes: counter.bytes,
       drops: counter.kernelDrops,
-      discarded,
+      discarded: counter.discarded,
       error: failure === undefined ? null : `storing the capture failed: ${messageOf(failure)}`,
     };
   }

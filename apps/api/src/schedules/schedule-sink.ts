@@ -1,17 +1,6 @@
 import type { Writable } from 'node:stream';
 
-/** What a scheduled run tells the sink about its capture (names objects and their metadata; nothing secret). */
-export interface ScheduledCaptureRef {
-  readonly id: string;
-  readonly org: string;
-  readonly space: string;
-  readonly app: string;
-  readonly appGuid: string;
-  readonly instances: readonly number[];
-  readonly filter: string;
-  readonly requestedBy: string;
-  readonly startedAt: Date;
-}
+import type { CaptureRef } from '@pcap/sinks';
 
 /** One open output of one run: write the pcapng into `input` (it applies backpressure), end it, await `finished`. */
 export interface OpenedScheduleSink {
@@ -30,5 +19,5 @@ export interface ScheduleSinks {
   /** Names a schedule may use. */
   names(): readonly string[];
   /** Opens `name` for one run; rejects when it cannot be opened. */
-  open(name: string, capture: ScheduledCaptureRef): Promise<OpenedScheduleSink>;
+  open(name: string, capture: CaptureRef): Promise<OpenedScheduleSink>;
 }

@@ -29,6 +29,7 @@ export function runView(r: RunRecord): Record<string, unknown> {
     id: r.id,
     occurrence_at: iso(r.occurrenceMs),
     outcome: r.outcome,
+    instance: r.owner,
     started_at: iso(r.startedMs),
     ended_at: iso(r.endedMs),
     objects: r.objects,
