@@ -32,6 +32,7 @@ import { PostgresServer } from '../../../test/support/postgres-server';
 import { S3TestServer, TEST_S3_CREDENTIALS } from '../../../test/support/s3-server';
 import { tsharkFields } from '../../../test/support/tcpdump';
 import { PostgresScheduleStore } from '../src/schedules/postgres-schedule.store';
+import { ApiProcess } from './api-process';
 import { ApiUnderTest, RecordingLogger } from './api-under-test';
 
 const APP = { guid: '1cb006ee-0000-4000-8000-00000000d001', name: 'sched-app' };
@@ -43,6 +44,8 @@ const CLIENT = {
 };
 
 type Json = Record<string, unknown>;
+/** An API to talk to: in-process or a child process. */
+type Endpoint = { readonly url: string };
 
 /** UDP datagrams into a container every 50 ms from the cell namespace, until stopped (killed by PID). */
 function udpTicker(cell: DiegoCell, c: CellContainer, port: number): { stop(): void } {
@@ -80,6 +83,7 @@ describe('scheduled captures stored to S3', () => {
   let dir: string;
   let container: CellContainer;
   let ticker: { stop(): void } | undefined;
+  let child: ApiProcess | undefined;
   const apis: ApiUnderTest[] = [];
 
   beforeAll(async () => {
@@ -126,6 +130,7 @@ describe('scheduled captures stored to S3', () => {
 
   afterAll(async () => {
     ticker?.stop();
+    await child?.kill();
     for (const a of apis) await a.close().catch(() => undefined);
     await agent?.stop();
     await cell?.destroy();
@@ -173,7 +178,7 @@ describe('scheduled captures stored to S3', () => {
   const sqlite = (name: string): Json => ({ kind: 'sqlite', data_dir: join(dir, name) });
   const token = (user = USERS.developer): string => world.uaa.mintUserToken(user);
 
-  function request(api: ApiUnderTest, method: string, path: string, body?: unknown, user = USERS.developer) {
+  function request(api: Endpoint, method: string, path: string, body?: unknown, user = USERS.developer) {
     return call(`${api.url}${path}`, {
       method,
       headers: { authorization: `bearer ${token(user)}` },
@@ -181,13 +186,13 @@ describe('scheduled captures stored to S3', () => {
     });
   }
 
-  async function create(api: ApiUnderTest, body: Json, user = USERS.developer): Promise<Json> {
+  async function create(api: Endpoint, body: Json, user = USERS.developer): Promise<Json> {
     const res = await request(api, 'POST', '/schedules', body, user);
     if (res.status !== 201) throw new Error(`create: ${res.status} ${res.body.toString()}`);
     return json(res);
   }
 
-  async function runs(api: ApiUnderTest, id: string): Promise<Json[]> {
+  async function runs(api: Endpoint, id: string): Promise<Json[]> {
     const res = await request(api, 'GET', `/schedules/${id}/runs`);
     expect(res.status).toBe(200);
     return (json(res).resources as Json[]).slice().reverse();
@@ -516,5 +521,60 @@ describe('scheduled captures stored to S3', () => {
     await request(a, 'DELETE', `/schedules/${id}`);
     await stopApi(a);
     await stopApi(b);
+  }, 90000);
+
+  it('an API instance killed mid-run: another instance marks the run failed when its lease ends; no object is stored', async () => {
+    const store = { kind: 'postgres', url: pg!.url };
+    child = await ApiProcess.start(config(store));
+    const viaChild: Endpoint = { url: child.url };
+    const s = await create(viaChild, body({ at: inSeconds(2), duration_seconds: 20 }));
+    const id = String(s.id);
+    const running = await waitFor(
+      'the run to start in the child',
+      async () => (await runs(viaChild, id)).find((r) => r.outcome === 'running'),
+      20000,
+    );
+    await sleep(1500);
+    await child.kill();
+    child = undefined;
+    const killedAt = Date.now();
+    const survivor = await startApi(store);
+    const failed = await waitFor(
+      'the run to be marked failed',
+      async () => (await runs(survivor, id)).find((r) => r.id === running.id && r.outcome === 'failed'),
+      20000,
+    );
+    // Not before the lease (3 s, renewed every second) ran out; well before the capture's 20 s would have ended.
+    expect(Date.parse(String(failed.ended_at))).toBeGreaterThan(killedAt);
+    expect(Date.parse(String(failed.ended_at)) - Date.parse(String(failed.started_at))).toBeLessThan(15000);
+    expect(failed.instance).toBe(running.instance);
+    expect(String(failed.error)).toContain('stopped renewing its lease');
+    expect(failed.objects).toEqual([]);
+    expect((await allKeys()).filter((k) => k.includes(String(running.id)))).toEqual([]);
+    await request(survivor, 'DELETE', `/schedules/${id}`);
+    await stopApi(survivor);
+  }, 120000);
+
+  it('stopping the API mid-run drains the capture: the run is recorded succeeded with what was captured', async () => {
+    const store = sqlite('drain');
+    let api = await startApi(store);
+    const s = await create(api, body({ at: inSeconds(2), duration_seconds: 20 }));
+    const id = String(s.id);
+    await waitFor(
+      'the run to start',
+      async () => (await runs(api, id)).find((r) => r.outcome === 'running'),
+      20000,
+    );
+    await sleep(2000);
+    const stopping = Date.now();
+    await stopApi(api);
+    expect(Date.now() - stopping).toBeLessThan(10000);
+    api = await startApi(store);
+    const [run] = await runs(api, id);
+    expect(run).toMatchObject({ outcome: 'succeeded', error: null });
+    expect(Number(run!.packets)).toBeGreaterThan(10);
+    const [key] = run!.objects as string[];
+    expect((await objectPorts(key!)).length).toBe(run!.packets);
+    await stopApi(api);
   }, 90000);
 });

@@ -61,18 +61,30 @@ export class ScheduleScheduler
 
   async onApplicationBootstrap(): Promise<void> {
     await this.store.init();
-    this.timer = setInterval(() => {
-      if (this.ticking !== undefined || this.stopped) return;
+    this.schedule();
+    this.logger.log(`scheduler ${this.owner} started`);
+  }
+
+  /**
+   * The next tick after `tick_seconds` ± 25 %: instances sharing a database do not query it in lockstep, and
+   * each has its fair chance at every occurrence.
+   */
+  private schedule(): void {
+    if (this.stopped) return;
+    const delay = this.settings.tick_seconds * 1000 * (0.75 + Math.random() * 0.5);
+    this.timer = setTimeout(() => {
       this.ticking = this.tick()
         .catch((err: unknown) => this.logger.error(`tick failed: ${messageOf(err)}`))
-        .finally(() => (this.ticking = undefined));
-    }, this.settings.tick_seconds * 1000);
-    this.logger.log(`scheduler ${this.owner} started`);
+        .finally(() => {
+          this.ticking = undefined;
+          this.schedule();
+        });
+    }, delay);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     await this.ticking;
     // CaptureRegistry stops the captures (gracefully, then aborted at the drain timeout); their runs then end.
     await Promise.all([...this.running]);
