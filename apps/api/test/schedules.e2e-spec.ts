@@ -577,4 +577,29 @@ describe('scheduled captures stored to S3', () => {
     expect((await objectPorts(key!)).length).toBe(run!.packets);
     await stopApi(api);
   }, 90000);
+
+  it('a run whose UAA client is refused fails with that reason, and the secret appears in no log line', async () => {
+    const logger = new RecordingLogger();
+    const api = await startApi(sqlite('bad-client'), logger, {
+      uaa_client: { id: CLIENT.id, secret: 'wrong-secret' },
+      max_bytes: 4096,
+    });
+    const s = await create(api, body({ at: inSeconds(1) }));
+    expect((s.capture as Json).max_bytes).toBe(4096);
+    const [run] = await waitFor(
+      'the failed run',
+      async () => {
+        const r = await runs(api, String(s.id));
+        return r.length === 1 && r[0]!.outcome !== 'running' ? r : undefined;
+      },
+      15000,
+    );
+    expect(run).toMatchObject({
+      outcome: 'failed',
+      error:
+        "the API could not get its own UAA token: UAA refused the credentials of client 'pcap-scheduler'",
+    });
+    expect(logger.lines.join('\n')).not.toContain('wrong-secret');
+    await stopApi(api);
+  }, 60000);
 });

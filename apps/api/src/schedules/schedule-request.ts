@@ -73,7 +73,9 @@ export function parseScheduleBody(raw: unknown, ctx: ScheduleRequestContext): Sc
       `duration_seconds ${duration} exceeds the limit schedules.max_duration_seconds = ${limits.max_duration_seconds}`,
     );
   }
-  captureBody.max_bytes ??= limits.max_bytes;
+  // The default stays within both limits (a live capture's `limits.max_bytes` may be the lower one).
+  const liveMax = ctx.config.limits.max_bytes;
+  captureBody.max_bytes ??= liveMax === undefined ? limits.max_bytes : Math.min(liveMax, limits.max_bytes);
   if (typeof captureBody.max_bytes === 'number' && captureBody.max_bytes > limits.max_bytes) {
     overLimit.push(
       `max_bytes ${captureBody.max_bytes} exceeds the limit schedules.max_bytes = ${limits.max_bytes}`,
