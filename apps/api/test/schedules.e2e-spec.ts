@@ -255,6 +255,11 @@ describe('scheduled captures stored to S3', () => {
       'duration_seconds 31 exceeds the limit schedules.max_duration_seconds = 30',
     );
     await expectRefusal(
+      body({ at: inSeconds(60), max_bytes: 2 ** 31 }),
+      400,
+      'max_bytes 2147483648 exceeds the limit schedules.max_bytes = 1073741824',
+    );
+    await expectRefusal(
       body({ at: inSeconds(60), sink: 'nowhere' }),
       400,
       "sink: 'nowhere' is not configured; configured sinks: archive",

@@ -99,7 +99,7 @@ export class ScheduleScheduler
     return this.running.size;
   }
 
-  /** One pass; exposed for tests that drive time themselves. */
+  /** One pass: expire leases, then claim and start what is due. */
   async tick(nowMs = Date.now()): Promise<void> {
     const expired = await this.store.expireLeases(
       nowMs,

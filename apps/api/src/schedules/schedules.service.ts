@@ -139,10 +139,11 @@ export class SchedulesService {
     await this.authorize(principal, s.appGuid, requestId);
     const next = nextOccurrence(s.timing, Date.now());
     if (next === null) {
-      throw new BadCaptureRequestError(
-        `Schedule '${id}' was due at ${new Date(s.timing.kind === 'once' ? s.timing.atMs : 0).toISOString()}, ` +
-          'which has passed; create a new one.',
-      );
+      const when =
+        s.timing.kind === 'once'
+          ? `was due at ${new Date(s.timing.atMs).toISOString()}`
+          : 'has no further occurrence';
+      throw new BadCaptureRequestError(`Schedule '${id}' ${when}; create a new one.`);
     }
     return this.change(principal, s, 'active', null, next, requestId);
   }
