@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import S3rver from 's3rver';
 
@@ -20,6 +21,8 @@ export class S3TestServer {
   readonly partsUploaded = new Map<string, number>();
   /** Upload ids completed through CompleteMultipartUpload. */
   readonly completed: string[] = [];
+  /** Delay before every request is handled (a slow destination). */
+  delayMs = 0;
   private server: S3rver | undefined;
   private port = 0;
 
@@ -66,6 +69,7 @@ export class S3TestServer {
       configureBuckets: [{ name: this.bucket }],
     });
     server.middleware.unshift(async (ctx, next) => {
+      if (this.delayMs > 0) await sleep(this.delayMs);
       const uploadId = ctx.query.uploadId;
       if (typeof uploadId === 'string' && ctx.method === 'PUT' && ctx.query.partNumber !== undefined) {
         await next();

@@ -35,3 +35,28 @@ export {
 } from './s3/s3.sink';
 export { appKeyPrefix, captureKeyPrefix, partKey, partOfKey } from './s3/s3-keys';
 export { decodeMetadata } from './s3/s3-metadata';
+
+export {
+  ClientStream,
+  type ClientStreamOptions,
+  type ClientStreamStats,
+  type CaptureFormat,
+} from './client-stream/client-stream';
+export {
+  ClientStreamSinkFactory,
+  ClientStreamSinkHandle,
+  type ClientStreamSinkConfig,
+} from './client-stream/client-stream.sink';
+export {
+  CaptureMetrics,
+  type CaptureMetricsOptions,
+  type CaptureOutcome,
+  type AppLabels,
+} from './metrics/capture-metrics';
+export {
+  MetricsSinkFactory,
+  MetricsSinkHandle,
+  type MetricsSinkConfig,
+  type MetricsTotals,
+} from './metrics/metrics.sink';
+export { SinkFanOut, type SinkFanOutOptions } from './fan-out/sink-fan-out';

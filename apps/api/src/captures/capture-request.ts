@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 import type { ApiConfig } from '../config/api-config';
 import { BadCaptureRequestError, RequestOverLimitError } from '../http/api.errors';
-import type { CaptureFormat } from './client-stream';
+import type { CaptureFormat } from '@pcap/sinks';
 
 const GUID = /^[0-9a-fA-F-]{8,64}$/;
 const PROCESS_TYPE = /^[A-Za-z0-9_.-]{1,64}$/;

@@ -12,7 +12,7 @@ import { AgentInput } from './agent-input';
 import { CaptureAuditLog } from './capture-audit.log';
 import { type CaptureSlot, CaptureRegistry } from './capture-registry.service';
 import type { CaptureRequest } from './capture-request';
-import { ClientStream } from './client-stream';
+import { ClientStream } from '@pcap/sinks';
 
 export const API_VERSION = '0.1.0';
 

@@ -60,6 +60,7 @@ export class ClientStream extends Readable {
   private readonly reader: PcapngReader;
   private readonly pcap: PcapWriter | undefined;
   private wantData = false;
+  private draining = false;
   private sourceEnded = false;
   private limitHit = false;
   private noticesWritten = false;
@@ -220,10 +221,19 @@ export class ClientStream extends Readable {
   }
 
   private drain(): void {
-    while (this.wantData) {
-      const item = this.queue.shift();
-      if (item === undefined) break;
-      if (!this.push(item.data)) this.wantData = false;
+    // shift() can end a congestion episode, whose message is queued and drained from inside shift(): a nested
+    // drain would push later items before the one the outer loop holds (packets out of order). The outer loop
+    // delivers them anyway.
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.wantData) {
+        const item = this.queue.shift();
+        if (item === undefined) break;
+        if (!this.push(item.data)) this.wantData = false;
+      }
+    } finally {
+      this.draining = false;
     }
     if (this.sourceEnded && this.queue.length === 0 && !this.eof && !this.destroyed) {
       this.eof = true;
