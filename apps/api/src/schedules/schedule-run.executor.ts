@@ -90,7 +90,11 @@ export class ScheduleRunExecutor {
     }, leaseMs / 3);
     let result: RunResult;
     try {
-      result = await this.capture(schedule, run, requestId, (fn) => (abort = fn));
+      result = await this.capture(schedule, run, requestId, (fn) => {
+        abort = fn;
+        // Lost before the capture even started: stop it at once.
+        if (leaseLost !== undefined) fn(leaseLost);
+      });
     } catch (err) {
       const stop = err instanceof RunStop ? err : undefined;
       result = {
