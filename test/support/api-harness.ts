@@ -184,7 +184,14 @@ export class AgentProcess {
 
   static async start(
     certs: ApiTestCerts,
-    options: { host: string; cellName: string; storeFile: string; runcRoot: string },
+    options: {
+      host: string;
+      cellName: string;
+      storeFile: string;
+      runcRoot: string;
+      /** Also serve Prometheus metrics on a plain listener on `host` (any free port; see `metricsPort`). */
+      metrics?: boolean;
+    },
   ): Promise<AgentProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'api-agent-'));
     const configFile = join(dir, 'agent.yml');
@@ -199,6 +206,7 @@ export class AgentProcess {
         },
         cell: { name: options.cellName, container_store: options.storeFile, runc_root: options.runcRoot },
         capture: { drain_timeout_seconds: 5 },
+        ...(options.metrics ? { metrics: { listen: { host: options.host, port: 0 } } } : {}),
       }),
     );
     const child = spawn(
@@ -240,6 +248,12 @@ export class AgentProcess {
 
   get endpoint(): string {
     return `${this.host}:${this.port}`;
+  }
+
+  /** Port of the plain metrics listener (started with `metrics: true`), from the agent's log. */
+  get metricsPort(): number | undefined {
+    const m = /metrics served on \S+:(\d+)/.exec(this.output());
+    return m ? Number(m[1]) : undefined;
   }
 
   /** SIGKILL by PID and wait for the exit. */

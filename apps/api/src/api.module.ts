@@ -1,5 +1,12 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { CaptureAuthorizer, CaptureTargetResolver, CloudControllerClient, UaaTokenValidator } from '@pcap/cf';
+import {
+  ClientStreamSinkFactory,
+  MetricsSinkFactory,
+  S3SinkFactory,
+  SINK_FACTORIES,
+  SinkRegistry,
+} from '@pcap/sinks';
 
 import { AgentClient } from './agents/agent.client';
 import { UaaAuthGuard } from './auth/uaa-auth.guard';
@@ -13,7 +20,11 @@ import { CliController } from './cli/cli.controller';
 import { ApiConfig } from './config/api-config';
 import { API_TLS, type ApiTlsMaterial, readTlsMaterial } from './config/tls-material';
 import { HealthController } from './health/health.controller';
+import { ApiMetrics } from './metrics/api-metrics';
+import { MetricsController } from './metrics/metrics.controller';
 import { schedulesParts } from './schedules/schedules.parts';
+import { StoredCapturesController } from './stored/stored-captures.controller';
+import { StoredCaptures } from './stored/stored-captures.service';
 
 /** Releases keep-alive sockets to UAA and Cloud Controller when the app closes. */
 @Injectable()
@@ -52,7 +63,14 @@ export class ApiModule {
     const schedules = schedulesParts(config, tls);
     return {
       module: ApiModule,
-      controllers: [HealthController, CapturesController, CliController, ...schedules.controllers],
+      controllers: [
+        HealthController,
+        CapturesController,
+        CliController,
+        MetricsController,
+        StoredCapturesController,
+        ...schedules.controllers,
+      ],
       providers: [
         { provide: ApiConfig, useValue: config },
         { provide: API_TLS, useValue: tls },
@@ -68,6 +86,18 @@ export class ApiModule {
         CapturePlanner,
         CaptureRegistry,
         CaptureRunner,
+        ApiMetrics,
+        {
+          provide: SINK_FACTORIES,
+          inject: [ApiMetrics],
+          useFactory: (metrics: ApiMetrics) => [
+            new S3SinkFactory(metrics.s3Observer),
+            new ClientStreamSinkFactory(),
+            new MetricsSinkFactory(),
+          ],
+        },
+        SinkRegistry,
+        StoredCaptures,
         ...schedules.providers,
       ],
     };

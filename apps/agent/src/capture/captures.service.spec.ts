@@ -1,6 +1,7 @@
 import { Test } from '@nestjs/testing';
 
 import { AgentConfig } from '../config/agent-config';
+import { AgentMetrics } from '../metrics/agent-metrics';
 import { TargetResolver } from '../target/target-resolver.service';
 import { ContainerNotFoundError } from '../target/target.errors';
 import { AgentDrainingError, CaptureLimitError, CaptureNotFoundError } from './capture.errors';
@@ -36,6 +37,7 @@ describe('CapturesService', () => {
           }),
         },
         { provide: TargetResolver, useValue: { resolve } },
+        AgentMetrics,
       ],
     }).compile();
     service = module.get(CapturesService);

@@ -5,6 +5,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nes
 import { LiveCapture } from '@pcap/capture';
 
 import { AgentConfig } from '../config/agent-config';
+import { AgentMetrics } from '../metrics/agent-metrics';
 import type { ResolvedTarget } from '../target/capture-target';
 import { TargetResolver } from '../target/target-resolver.service';
 import { AgentDrainingError, CaptureLimitError, CaptureNotFoundError } from './capture.errors';
@@ -36,6 +37,7 @@ export class CapturesService implements BeforeApplicationShutdown {
   constructor(
     @Inject(AgentConfig) private readonly config: AgentConfig,
     private readonly resolver: TargetResolver,
+    private readonly metrics: AgentMetrics,
   ) {}
 
   get isDraining(): boolean {
@@ -98,11 +100,14 @@ export class CapturesService implements BeforeApplicationShutdown {
       this.starting--;
     }
     this.sessions.set(session.id, session);
+    const startedAt = Date.now();
+    this.metrics.started(request.origin);
     this.logger.log(
       `capture ${session.id} started: request ${ctx.requestId}, ${description}, filter '${request.filter}'`,
     );
     void session.finished.then((stats) => {
       this.sessions.delete(session.id);
+      this.metrics.finished(request.origin, stats, Date.now() - startedAt);
       this.logger.log(
         `capture ${session.id} ended (${stats.reason}): request ${ctx.requestId}, written ${stats.written}, discarded ${stats.discarded}, kernel dropped ${stats.kernel.dropped}`,
       );
@@ -119,6 +124,7 @@ export class CapturesService implements BeforeApplicationShutdown {
 
   async beforeApplicationShutdown(): Promise<void> {
     this.draining = true;
+    this.metrics.drain();
     const running = [...this.sessions.values()];
     if (running.length === 0) return;
     this.logger.log(`draining ${running.length} captures`);

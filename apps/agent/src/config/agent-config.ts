@@ -68,6 +68,22 @@ const schema = z
         drain_timeout_seconds: positiveInt.max(3600).default(10),
       })
       .prefault({}),
+    metrics: z
+      .strictObject({
+        /**
+         * A plain-HTTP listener serving only `GET /metrics` for Prometheus (which does not hold the API's client
+         * certificate); absent = metrics only on the mTLS listener. Bind it to an address only the scraper reaches.
+         */
+        listen: z
+          .strictObject({
+            host: z.string().min(1).default('127.0.0.1'),
+            port: z.number().int().min(0).max(65535),
+          })
+          .optional(),
+        /** Label per-capture series with org, space and app names (one series per app: opt in knowingly). */
+        app_labels: z.boolean().default(false),
+      })
+      .prefault({}),
     queue: z
       .strictObject({
         /** Bytes waiting for the API above which packets are discarded (and counted). */
@@ -105,6 +121,9 @@ export class AgentConfig {
   }
   get queue(): AgentConfigData['queue'] {
     return this.data.queue;
+  }
+  get metrics(): AgentConfigData['metrics'] {
+    return this.data.metrics;
   }
 
   /** Reads and validates a YAML file; throws one AgentConfigError naming the file and listing each bad key. */

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 
 /** One structured audit event per capture start and end (DESIGN.md: audit). Never carries a token. */
 export interface CaptureAuditEvent {
-  readonly event: 'capture.start' | 'capture.end' | 'capture.refused';
+  readonly event: 'capture.start' | 'capture.end' | 'capture.refused' | 'capture.download';
   readonly request_id: string;
   readonly capture_id?: string;
   readonly user: string;
@@ -22,6 +22,11 @@ export interface CaptureAuditEvent {
   readonly discarded?: number;
   readonly duration_ms?: number;
   readonly unavailable?: readonly number[];
+  /** Storage sink of the capture, and the objects it stored (keys). */
+  readonly sink?: string;
+  readonly stored_objects?: readonly string[];
+  /** capture.download: the object read. */
+  readonly object?: string;
 }
 
 /** Writes audit events as one log line each (JSON in production), under the `CaptureAudit` context. */

@@ -24,6 +24,8 @@ const bodySchema = z.strictObject({
   max_packets: z.number().int().positive().optional(),
   max_bytes: z.number().int().positive().optional(),
   format: z.enum(['pcapng', 'pcap']).optional(),
+  /** A configured storage sink (by name) that also receives the capture. */
+  sink: z.string().min(1).max(63).optional(),
 });
 
 /** Which app: by guid, or by name within a space. */
@@ -47,6 +49,8 @@ export interface CaptureRequest {
   readonly maxPackets: number | undefined;
   readonly maxBytes: number | undefined;
   readonly format: CaptureFormat;
+  /** Name of a configured storage sink that also receives the capture (pcapng only). */
+  readonly sink: string | undefined;
 }
 
 function issues(error: z.ZodError): string {
@@ -85,6 +89,7 @@ export function parseCaptureBody(
       maxPackets: b.max_packets,
       maxBytes: b.max_bytes,
       format: b.format ?? 'pcapng',
+      sink: b.sink,
     },
     config,
     excluded,
@@ -121,6 +126,7 @@ export function parseSeedQuery(raw: unknown, config: ApiConfig, excluded: readon
       maxPackets: undefined,
       maxBytes: undefined,
       format: 'pcap',
+      sink: undefined,
     },
     config,
     excluded,
@@ -138,6 +144,7 @@ interface Unchecked {
   readonly maxPackets: number | undefined;
   readonly maxBytes: number | undefined;
   readonly format: CaptureFormat;
+  readonly sink: string | undefined;
 }
 
 function validate(r: Unchecked, config: ApiConfig, excluded: readonly string[]): CaptureRequest {
@@ -174,6 +181,12 @@ function validate(r: Unchecked, config: ApiConfig, excluded: readonly string[]):
       `${r.indexes.length} instances requested; the limit limits.instances_per_capture is ${limits.instances_per_capture}`,
     );
   }
+  if (r.sink !== undefined && config.sink(r.sink) === undefined) {
+    const known = config.sinks.map((s) => s.name);
+    problems.push(
+      `sink: no sink named '${r.sink}' is configured (configured: ${known.join(', ') || 'none'})`,
+    );
+  }
   if (problems.length > 0) throw new BadCaptureRequestError(problems.join('; '));
   if (overLimit.length > 0) throw new RequestOverLimitError(overLimit.join('; '));
   // libpcap's message is the user's answer; compiled before any agent is contacted.
@@ -199,6 +212,7 @@ function validate(r: Unchecked, config: ApiConfig, excluded: readonly string[]):
     maxPackets,
     maxBytes,
     format: r.format,
+    sink: r.sink,
   };
 }
 

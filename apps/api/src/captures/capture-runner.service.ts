@@ -1,18 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type ControlMessage, mergePcapng, type MergeInput, nowNs } from '@pcap/capture';
 import type { CaptureInstanceTarget, CaptureTargets, UaaPrincipal } from '@pcap/cf';
+import {
+  type CaptureRef,
+  ClientStreamSinkHandle,
+  MetricsSinkHandle,
+  S3SinkHandle,
+  SinkFanOut,
+  type SinkHandle,
+  SinkRegistry,
+} from '@pcap/sinks';
 
 import { type AgentCapture, AgentClient } from '../agents/agent.client';
 import { ApiConfig } from '../config/api-config';
 import { NoInstanceCapturableError } from '../http/api.errors';
+import { ApiMetrics } from '../metrics/api-metrics';
 import { AgentInput } from './agent-input';
 import { CaptureAuditLog } from './capture-audit.log';
 import { type CaptureSlot, CaptureRegistry } from './capture-registry.service';
 import type { CaptureRequest } from './capture-request';
-import { ClientStream } from '@pcap/sinks';
 
 export const API_VERSION = '0.1.0';
 
@@ -43,6 +52,8 @@ export class CaptureRunner {
     private readonly agents: AgentClient,
     private readonly registry: CaptureRegistry,
     private readonly audit: CaptureAuditLog,
+    private readonly sinks: SinkRegistry,
+    private readonly metrics: ApiMetrics,
   ) {}
 
   async start(
@@ -68,6 +79,7 @@ export class CaptureRunner {
       device: request.device,
       filter: request.filter,
       format: request.format,
+      ...(request.sink === undefined ? {} : { sink: request.sink }),
     };
     const notices: ControlMessage[] = [];
     const unavailable: number[] = [];
@@ -97,17 +109,20 @@ export class CaptureRunner {
           this.logger.log(
             `request ${requestId}: capture ${id}: agent ${capture.endpoint} started instance ${target.index}`,
           );
+          this.metrics.agentRequests.inc({ outcome: 'started' });
           return { target, capture };
         } catch (err) {
           const why = err instanceof Error ? err.message : String(err);
           this.logger.warn(
             `request ${requestId}: capture ${id}: instance ${target.index} not started: ${why}`,
           );
+          this.metrics.agentRequests.inc({ outcome: 'failed' });
           unavailableNotice(target, why);
           return undefined;
         }
       }),
     );
+    this.metrics.instancesUnavailable.inc(unavailable.length);
     const started = attempts.filter((s): s is Started => s !== undefined);
     if (started.length === 0) {
       slot.release();
@@ -139,7 +154,21 @@ export class CaptureRunner {
       this.logger.log(`request ${requestId}: capture ${id}: stopping (${reason})`);
       for (const { capture } of started) void capture.stop();
     };
-    const output = new ClientStream(merge, {
+    const ref: CaptureRef = {
+      id,
+      org: targets.org.name,
+      space: targets.space.name,
+      app: targets.app.name,
+      appGuid: targets.app.guid,
+      instances: started.map((s) => s.target.index),
+      filter: request.filter,
+      requestedBy: principal.userName,
+      startedAt: new Date(startedAt),
+    };
+    // The live client: lossy, bounded, never holds the other sinks back.
+    const client = new ClientStreamSinkHandle({
+      kind: 'client-stream',
+      name: 'client',
       format: request.format,
       highWatermark: this.config.stream.high_watermark_bytes,
       lowWatermark: this.config.stream.low_watermark_bytes,
@@ -151,9 +180,49 @@ export class CaptureRunner {
       onMessage: (m) =>
         this.logger.log(`request ${requestId}: capture ${id}: ${m.type} from ${m.origin}: ${m.message}`),
     });
+    const output = client.output;
+    const meter = new MetricsSinkHandle(ref, {
+      kind: 'metrics',
+      name: 'prometheus',
+      metrics: this.metrics.captures,
+    });
+    const handles: SinkHandle[] = [client, meter];
+    let storage: SinkHandle | undefined;
+    const storageConfig = request.sink === undefined ? undefined : this.config.sink(request.sink);
+    if (storageConfig !== undefined) {
+      storage = await this.sinks.open(ref, storageConfig);
+      handles.push(storage);
+      this.logger.log(`request ${requestId}: capture ${id}: also stored in sink ${storage.name}`);
+    }
+    const fanOut = new SinkFanOut(handles, {
+      onSinkFailed: (handle, err) => {
+        if (handle === client) {
+          // The client going away is not an error: a stored capture ends cleanly, a live-only one at once.
+          if (storage === undefined) merge.destroy();
+          else stopAll('client gone');
+          return;
+        }
+        if (handle === meter) {
+          this.logger.warn(`request ${requestId}: capture ${id}: metrics sink: ${err.message}`);
+          return;
+        }
+        this.metrics.captures.sinkErrors.inc({ sink: handle.name });
+        const failure = `failed: sink ${handle.name}: ${err.message}`;
+        this.logger.warn(`request ${requestId}: capture ${id}: ${failure}`);
+        client.message({
+          type: 'CONNECTION_ERROR',
+          origin: 'api',
+          message: `the capture could not be stored in sink '${handle.name}': ${err.message}`,
+          timestampNs: nowNs(),
+        });
+        stopAll(failure);
+        outcome = failure;
+      },
+    });
+    pipeline(merge, fanOut, () => undefined);
     const timer = setTimeout(
       () => {
-        output.message({
+        client.message({
           type: 'LIMIT_REACHED',
           origin: 'api',
           message: `duration limit of ${request.durationSeconds}s reached`,
@@ -166,15 +235,28 @@ export class CaptureRunner {
       request.durationSeconds * 1000 + 2000,
     );
 
+    const appLabels = this.metrics.captures.labels(ref);
+    this.metrics.captures.active.inc();
+    this.metrics.captures.started.inc(appLabels);
     let resolveFinished!: () => void;
     const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
     output.once('close', () => {
+      if (!output.readableEnded && outcome === 'completed') outcome = 'client gone';
+    });
+    void Promise.allSettled(handles.map((h) => h.finished())).then(() => {
       clearTimeout(timer);
       for (const { capture } of started) capture.close();
       slot.release();
-      if (!output.readableEnded && outcome === 'completed') outcome = 'client gone';
-      const stats = output.stats;
+      const stats = client.stats;
+      const durationMs = Date.now() - startedAt;
       this.logger.log(`request ${requestId}: capture ${id} ended (${outcome})`);
+      const label = ApiMetrics.outcomeOf(outcome);
+      this.metrics.captures.active.dec();
+      this.metrics.captures.finished.inc({ ...appLabels, outcome: label });
+      this.metrics.captures.duration.observe({ outcome: label }, durationMs / 1000);
+      if (stats.packetsDiscarded > 0) {
+        this.metrics.captures.discarded.inc({ ...appLabels, stage: 'api' }, stats.packetsDiscarded);
+      }
       this.audit.record({
         ...base,
         event: 'capture.end',
@@ -182,8 +264,14 @@ export class CaptureRunner {
         packets: stats.packetsWritten,
         bytes: stats.bytesWritten,
         discarded: stats.packetsDiscarded,
-        duration_ms: Date.now() - startedAt,
+        duration_ms: durationMs,
         unavailable,
+        ...(storage === undefined
+          ? {}
+          : {
+              sink: storage.name,
+              stored_objects: storage instanceof S3SinkHandle ? storage.objects.map((o) => o.key) : [],
+            }),
       });
       resolveFinished();
     });
@@ -192,10 +280,14 @@ export class CaptureRunner {
       requestId,
       finished,
       stop: (reason) => {
-        output.message({ type: 'CAPTURE_STOPPED', origin: 'api', message: reason, timestampNs: nowNs() });
+        client.message({ type: 'CAPTURE_STOPPED', origin: 'api', message: reason, timestampNs: nowNs() });
         stopAll(reason);
       },
-      abort: () => output.destroy(),
+      abort: () => {
+        output.destroy();
+        fanOut.destroy();
+        merge.destroy();
+      },
     });
     this.audit.record({ ...base, event: 'capture.start', unavailable });
     return {

@@ -14,7 +14,7 @@ const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
 /** `host:port` of an agent (IPv4 or a name; IPv6 in brackets). */
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port');
 
-const SINK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const SINK_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 const upstream = z.strictObject({
   url: httpUrl,
@@ -139,21 +139,24 @@ const schema = z
       })
       .prefault({}),
     logging: z.strictObject({ format: z.enum(['json', 'text']).default('json') }).prefault({}),
-    /** Storage sinks under names users choose (never a URL): `sinks.<name>: {kind: s3, …}`. */
+    /**
+     * Storage sinks users may name in a capture request (`sink: <name>`), keyed by that name. Only `kind: s3` so
+     * far; endpoint, bucket and credentials never come from a request.
+     */
     sinks: z
-      .record(z.string(), s3SinkConfigSchema)
-      .default({})
-      .superRefine((sinks, ctx) => {
-        for (const name of Object.keys(sinks)) {
-          if (!SINK_NAME.test(name)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: [name],
-              message: 'sink names: letters, digits, _ . - (at most 63)',
-            });
-          }
-        }
-      }),
+      .record(
+        z.string().regex(SINK_NAME, 'sink names are 1-63 of a-z 0-9 _ - (starting with a letter or digit)'),
+        s3SinkConfigSchema,
+      )
+      .default({}),
+    metrics: z
+      .strictObject({
+        /** Serve `GET /metrics` (Prometheus text format, no authentication) on the API's listener. */
+        enabled: z.boolean().default(true),
+        /** Label per-capture series with org, space and app names (one series per app: opt in knowingly). */
+        app_labels: z.boolean().default(false),
+      })
+      .prefault({}),
     schedules,
   })
   .refine((c) => c.uaa.skip_tls_verify === false || c.uaa.ca === undefined, {
@@ -215,9 +218,17 @@ export class ApiConfig {
   get schedules(): ApiConfigData['schedules'] {
     return this.data.schedules;
   }
+  get metrics(): ApiConfigData['metrics'] {
+    return this.data.metrics;
+  }
   /** The configured storage sinks, each with its name. */
   get sinks(): readonly S3SinkConfig[] {
-    return Object.entries(this.data.sinks).map(([name, c]) => ({ ...c, name }));
+    return Object.entries(this.data.sinks).map(([name, sink]) => ({ ...sink, name }));
+  }
+  /** The storage sink named `name`, if configured. */
+  sink(name: string): S3SinkConfig | undefined {
+    const sink = Object.hasOwn(this.data.sinks, name) ? this.data.sinks[name] : undefined;
+    return sink === undefined ? undefined : { ...sink, name };
   }
 
   /** Reads and validates a YAML file; throws one ApiConfigError naming the file and listing each bad key. */

@@ -33,6 +33,7 @@ export const STATUS_OF_CODE: Record<DomainCode, HttpStatus> = {
   TOO_MANY_CAPTURES: HttpStatus.TOO_MANY_REQUESTS,
   NO_INSTANCE_CAPTURABLE: HttpStatus.SERVICE_UNAVAILABLE,
   DRAINING: HttpStatus.SERVICE_UNAVAILABLE,
+  STORED_CAPTURE_NOT_FOUND: HttpStatus.NOT_FOUND,
 };
 
 /** Body of every error answer. `reason` is set for 401s (the CfAuthReason). */

@@ -1,6 +1,11 @@
 /** Error codes the API itself raises (besides the libraries' CfErrorCode and CaptureErrorCode). */
 export type ApiErrorCode =
-  'BAD_REQUEST' | 'REQUEST_OVER_LIMIT' | 'TOO_MANY_CAPTURES' | 'NO_INSTANCE_CAPTURABLE' | 'DRAINING';
+  | 'BAD_REQUEST'
+  | 'REQUEST_OVER_LIMIT'
+  | 'TOO_MANY_CAPTURES'
+  | 'NO_INSTANCE_CAPTURABLE'
+  | 'DRAINING'
+  | 'STORED_CAPTURE_NOT_FOUND';
 
 export abstract class ApiError extends Error {
   abstract readonly code: ApiErrorCode;
@@ -33,4 +38,9 @@ export class NoInstanceCapturableError extends ApiError {
 /** The API is shutting down and accepts no new captures. */
 export class DrainingError extends ApiError {
   readonly code = 'DRAINING';
+}
+
+/** No such stored capture object (for an app the caller may read). */
+export class StoredCaptureNotFoundError extends ApiError {
+  readonly code = 'STORED_CAPTURE_NOT_FOUND';
 }

@@ -88,7 +88,7 @@ describe('ApiConfig: schedules and sinks', () => {
       }),
     ).toEqual(['schedules: scheduled captures store to a sink: configure at least one under sinks']);
     expect(problemsOf({ ...minimal, sinks: { 'a/b': sinks.archive } })).toEqual([
-      expect.stringContaining('sink names: letters, digits'),
+      expect.stringContaining('sink names are 1-63 of a-z 0-9 _ -'),
     ]);
   });
 });

@@ -16,6 +16,8 @@ export interface CaptureMetricsOptions {
   readonly prefix: string;
   /** Add org/space/app labels to per-capture series. Never per instance or per user. */
   readonly appLabels: boolean;
+  /** Register the captured-bytes counter (off where bytes are not known, e.g. the agent). Default true. */
+  readonly bytes?: boolean;
 }
 
 const DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 86400];
@@ -30,7 +32,8 @@ export class CaptureMetrics {
   readonly started: Counter;
   readonly finished: Counter;
   readonly packets: Counter;
-  readonly bytes: Counter;
+  /** Undefined when the process does not count bytes (`bytes: false`). */
+  readonly bytes: Counter | undefined;
   readonly kernelDrops: Counter;
   readonly discarded: Counter;
   readonly duration: Histogram;
@@ -63,12 +66,15 @@ export class CaptureMetrics {
       labelNames: app,
       registers,
     });
-    this.bytes = new Counter({
-      name: `${prefix}_packet_bytes_total`,
-      help: 'Captured packet bytes passed on (captured length).',
-      labelNames: app,
-      registers,
-    });
+    this.bytes =
+      options.bytes === false
+        ? undefined
+        : new Counter({
+            name: `${prefix}_packet_bytes_total`,
+            help: 'Captured packet bytes passed on (captured length).',
+            labelNames: app,
+            registers,
+          });
     this.kernelDrops = new Counter({
       name: `${prefix}_kernel_drops_total`,
       help: 'Packets the kernel dropped (isb_ifdrop of the captures).',

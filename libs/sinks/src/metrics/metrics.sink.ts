@@ -120,7 +120,7 @@ export class MetricsSinkHandle implements SinkHandle {
         this.packets += event.count;
         this.bytes += bytes;
         m.packets.inc(this.labels, event.count);
-        m.bytes.inc(this.labels, bytes);
+        m.bytes?.inc(this.labels, bytes);
         return;
       }
       case 'statistics': {
@@ -136,13 +136,13 @@ export class MetricsSinkHandle implements SinkHandle {
         this.packets++;
         this.bytes += event.capturedLength;
         m.packets.inc(this.labels, 1);
-        m.bytes.inc(this.labels, event.capturedLength);
+        m.bytes?.inc(this.labels, event.capturedLength);
         return;
       case 'simplePacket':
         this.packets++;
         this.bytes += event.data.length;
         m.packets.inc(this.labels, 1);
-        m.bytes.inc(this.labels, event.data.length);
+        m.bytes?.inc(this.labels, event.data.length);
         return;
       case 'section':
       case 'interface':
