@@ -317,7 +317,7 @@ describe('scheduled captures stored to S3', () => {
     expect(Number(run!.packets)).toBeGreaterThan(20);
     const objects = run!.objects as string[];
     expect(objects).toHaveLength(1);
-    expect(objects[0]).toMatch(new RegExp(`^acme/dev/${APP.name}/${String(run!.id)}/\\d+\\.pcapng$`));
+    expect(objects[0]).toMatch(new RegExp(`^acme/dev/${APP.name}/[0-9a-f-]{36}/\\d+\\.pcapng$`));
     const ports = await objectPorts(objects[0]!);
     expect(ports.length).toBe(run!.packets);
     expect(new Set(ports)).toEqual(new Set(['7700']));

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -8,6 +9,7 @@ import {
   type UaaPrincipal,
   UaaClientCredentialsProvider,
 } from '@pcap/cf';
+import { S3SinkHandle } from '@pcap/sinks';
 
 import { type CaptureRequest, parseCaptureBody } from '../captures/capture-request';
 import { CaptureRegistry } from '../captures/capture-registry.service';
@@ -18,7 +20,6 @@ import { RunCounter } from './run-counter';
 import type { RunRecord, RunResult, ScheduleRecord } from './schedule.model';
 import { SCHEDULE_STORE, type ScheduleStore } from './schedule.store';
 import { ScheduleAuditLog } from './schedule-audit.log';
-import { type OpenedScheduleSink, SCHEDULE_SINKS, type ScheduleSinks } from './schedule-sink';
 
 /** A run decided not to capture: `skip` (and maybe pause the schedule) or `fail`. */
 class RunStop extends Error {
@@ -39,8 +40,8 @@ function messageOf(err: unknown): string {
  * Executes one claimed run of a schedule, without the user: the API's own UAA token (client credentials)
  * → the app still exists → its creator is still a space developer of the app's space (CC roles API; if not, the run
  * is skipped and the schedule paused) → the capture re-validated against today's limits → instances resolved →
- * the sink opened → the capture runs through the same CaptureRunner as `POST /captures` (fan-out, merge) with its
- * output piped into the sink → the result recorded. The run's lease is renewed while it runs; if it is lost (this
+ * the capture runs through the same CaptureRunner as `POST /captures` (fan-out, merge) with the schedule's sink as
+ * its storage sink → the result recorded (objects, packets, kernel drops). The run's lease is renewed while it runs; if it is lost (this
  * instance was presumed dead, or the schedule deleted), the capture is aborted.
  */
 @Injectable()
@@ -51,7 +52,6 @@ export class ScheduleRunExecutor {
     @Inject(ApiConfig) private readonly config: ApiConfig,
     @Inject(EXCLUDED_ADDRESSES) private readonly excluded: readonly string[],
     @Inject(SCHEDULE_STORE) private readonly store: ScheduleStore,
-    @Inject(SCHEDULE_SINKS) private readonly sinks: ScheduleSinks,
     private readonly credentials: UaaClientCredentialsProvider,
     private readonly cc: CloudControllerClient,
     private readonly resolver: CaptureTargetResolver,
@@ -174,7 +174,7 @@ export class ScheduleRunExecutor {
     }
     let request: CaptureRequest;
     try {
-      request = parseCaptureBody(schedule.capture, this.config, this.excluded);
+      request = parseCaptureBody({ ...schedule.capture, sink: schedule.sink }, this.config, this.excluded);
     } catch (err) {
       throw new RunStop(
         'skipped',
@@ -197,54 +197,44 @@ export class ScheduleRunExecutor {
       );
     }
     const slot = this.registry.reserve(`schedule:${schedule.createdBy}`);
-    const startedAt = new Date();
-    let sink: OpenedScheduleSink;
-    try {
-      sink = await this.sinks.open(schedule.sink, {
-        id: run.id,
-        org: targets.org.name,
-        space: targets.space.name,
-        app: targets.app.name,
-        appGuid: targets.app.guid,
-        instances: targets.instances.map((i) => i.index),
-        filter: request.filter,
-        requestedBy: schedule.createdByName,
-        startedAt,
-      });
-    } catch (err) {
-      slot.release();
-      throw new RunStop('failed', `sink '${schedule.sink}' could not be opened: ${messageOf(err)}`, false);
-    }
     let started: StartedCapture;
     try {
       started = await this.runner.start(this.principalOf(schedule, token), request, targets, requestId, slot);
     } catch (err) {
       slot.release();
-      sink.input.destroy(err instanceof Error ? err : new Error(String(err)));
-      await sink.finished().catch(() => undefined);
       throw err;
     }
-    const output = started.output;
-    onAbort((why) => output.destroy(new Error(why)));
+    const { output, storage } = started;
+    if (storage === undefined) {
+      output.destroy();
+      throw new RunStop('failed', `sink '${schedule.sink}' was not opened`, false);
+    }
+    onAbort((why) => {
+      // The run is no longer ours: abort the upload (no complete-looking object) and the capture.
+      storage.input.destroy(new Error(why));
+      output.destroy();
+    });
+    // The runner's fan-out writes the merged stream into the storage sink (blocking: a slow S3 slows the capture,
+    // the kernel's drops are counted). Its live-client output is read here only to count what passed.
     const counter = new RunCounter();
     let failure: unknown;
-    try {
-      await pipeline(output, counter, sink.input);
-      await sink.finished();
-    } catch (err) {
-      failure = err;
-      if (!output.destroyed) output.destroy();
-      await sink.finished().catch(() => undefined);
-    }
+    await pipeline(output, counter, new Writable({ write: (_chunk, _enc, done) => done() })).catch(
+      (err: unknown) => (failure = err),
+    );
+    await storage.finished().catch((err: unknown) => (failure = err));
+    const stored = storage instanceof S3SinkHandle ? storage.objects : undefined;
     return {
       outcome: failure === undefined ? 'succeeded' : 'failed',
       endedMs: Date.now(),
-      objects: sink.objects(),
-      packets: counter.packets,
+      objects: stored?.map((o) => o.key) ?? [],
+      packets: stored === undefined ? counter.packets : stored.reduce((n, o) => n + o.packets, 0),
       bytes: counter.bytes,
       drops: counter.kernelDrops,
       discarded: counter.discarded,
-      error: failure === undefined ? null : `storing the capture failed: ${messageOf(failure)}`,
+      error:
+        failure === undefined
+          ? null
+          : `storing the capture in sink '${schedule.sink}' failed: ${messageOf(failure)}`,
     };
   }
 

@@ -7,8 +7,6 @@ import { PostgresScheduleStore } from './postgres-schedule.store';
 import { SCHEDULE_STORE, type ScheduleStore } from './schedule.store';
 import { ScheduleAuditLog } from './schedule-audit.log';
 import { ScheduleRunExecutor } from './schedule-run.executor';
-import { SCHEDULE_SINKS } from './schedule-sink';
-import { ConfiguredScheduleSinks } from './configured-schedule.sinks';
 import { ScheduleScheduler } from './schedule.scheduler';
 import { SchedulesController } from './schedules.controller';
 import { SchedulesService } from './schedules.service';
@@ -69,7 +67,6 @@ export function schedulesParts(
           clientSecret: settings.uaa_client.secret,
         }),
       },
-      { provide: SCHEDULE_SINKS, useClass: ConfiguredScheduleSinks },
       CredentialsSockets,
       ScheduleAuditLog,
       ScheduleRunExecutor,

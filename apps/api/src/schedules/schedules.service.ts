@@ -16,7 +16,6 @@ import { BadCaptureRequestError, RequestOverLimitError } from '../http/api.error
 import type { RunRecord, ScheduleRecord, ScheduleState } from './schedule.model';
 import { ScheduleNotFoundError } from './schedule-not-found.error';
 import { parseScheduleBody } from './schedule-request';
-import { SCHEDULE_SINKS, type ScheduleSinks } from './schedule-sink';
 import { SCHEDULE_STORE, type ScheduleStore } from './schedule.store';
 import { ScheduleAuditLog } from './schedule-audit.log';
 import { nextOccurrence } from './schedule-timing';
@@ -32,7 +31,6 @@ export class SchedulesService {
     @Inject(ApiConfig) private readonly config: ApiConfig,
     @Inject(EXCLUDED_ADDRESSES) private readonly excluded: readonly string[],
     @Inject(SCHEDULE_STORE) private readonly store: ScheduleStore,
-    @Inject(SCHEDULE_SINKS) private readonly sinks: ScheduleSinks,
     private readonly cc: CloudControllerClient,
     private readonly authorizer: CaptureAuthorizer,
     private readonly audit: ScheduleAuditLog,
@@ -49,7 +47,7 @@ export class SchedulesService {
     const request = parseScheduleBody(body, {
       config: this.config,
       excluded: this.excluded,
-      sinks: this.sinks.names(),
+      sinks: this.config.sinks.map((s) => s.name),
       nowMs,
     });
     if (principal.isClient) {
