@@ -178,7 +178,7 @@ export class ScheduleRunExecutor {
     } catch (err) {
       throw new RunStop(
         'skipped',
-        `the capture is no longer within this API's limits: ${messageOf(err)}`,
+        `the capture is no longer valid on this API (limits or sinks changed): ${messageOf(err)}`,
         true,
       );
     }
