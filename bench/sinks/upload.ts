@@ -24,7 +24,11 @@ async function main(): Promise<void> {
   const packets = Math.ceil((options.mb * 1024 * 1024) / syntheticPacketBytes(payload));
   const baselineRss = status('VmRSS');
   let peakRss = baselineRss;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, status('VmRSS'))), 50);
+  let peakBuffers = 0;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, status('VmRSS'));
+    peakBuffers = Math.max(peakBuffers, process.memoryUsage().arrayBuffers);
+  }, 50);
   const handle = await new S3SinkFactory().open(
     {
       id: `b0000000-0000-4000-8000-${String(Date.now()).padStart(12, '0').slice(-12)}`,
@@ -48,7 +52,6 @@ async function main(): Promise<void> {
     }
   }
   await pipeline(Readable.from(counted()), handle.input);
-  const streamedNs = process.hrtime.bigint() - started;
   await handle.finished();
   const finishedNs = process.hrtime.bigint() - started;
   clearInterval(sampler);
@@ -58,11 +61,11 @@ async function main(): Promise<void> {
       bytes: written,
       packets,
       objects: handle.objects.length,
-      streamedMs: Number(streamedNs / 1_000_000n),
       finishedMs: Number(finishedNs / 1_000_000n),
       baselineRss,
       peakRss,
       vmHwm: status('VmHWM'),
+      peakBuffers,
     }),
   );
 }

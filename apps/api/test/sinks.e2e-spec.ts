@@ -6,7 +6,7 @@
  * outputs pass `promtool check metrics` and their counters move by the capture's exact packet counts.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +82,7 @@ describe('sinks through the API: S3 storage, stored-capture access, metrics', ()
   let agent: AgentProcess | undefined;
   let api: ApiUnderTest | undefined;
   let s3: S3TestServer | undefined;
+  let flaky: S3TestServer | undefined;
   let s3Client: S3Client | undefined;
   let logger: RecordingLogger;
   let dir: string;
@@ -91,6 +92,7 @@ describe('sinks through the API: S3 storage, stored-capture access, metrics', ()
     dir = mkdtempSync(join(tmpdir(), 'api-sinks-'));
     certs = ApiTestCerts.create();
     s3 = await S3TestServer.start();
+    flaky = await S3TestServer.start('flaky-captures');
     s3Client = createS3Client({ ...s3SinkConfigSchema.parse(s3.sinkConfig()), name: 'reader' });
     cell = await DiegoCell.create([{ appId: APP.guid }, { appId: APP.guid }]);
     instances = [...cell.containers];
@@ -124,7 +126,10 @@ describe('sinks through the API: S3 storage, stored-capture access, metrics', ()
     api = await ApiUnderTest.start(
       apiConfigObject(world, certs, {
         agents: { endpoints: { [HOST]: agent.endpoint } },
-        sinks: { archive: s3.sinkConfig({ prefix: 'captures/' }) },
+        sinks: {
+          archive: s3.sinkConfig({ prefix: 'captures/' }),
+          flaky: flaky.sinkConfig({ retry: { max_attempts: 2, abort_attempts: 2, abort_backoff_ms: 100 } }),
+        },
       }),
       { logger },
     );
@@ -137,6 +142,7 @@ describe('sinks through the API: S3 storage, stored-capture access, metrics', ()
     await world?.stop();
     s3Client?.destroy();
     await s3?.destroy();
+    await flaky?.destroy();
     certs?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60000);
@@ -265,6 +271,16 @@ describe('sinks through the API: S3 storage, stored-capture access, metrics', ()
     expect(delta(agentAfter, agentBefore, 'pcap_agent_captures_finished_total')).toBe(2);
     expect(sample(agentAfter, 'pcap_agent_up')).toBe(1);
 
+    // The Grafana dashboard only queries metrics these two processes export.
+    const dashboard = readFileSync(
+      join(__dirname, '..', '..', '..', 'docs', 'grafana', 'pcap-dashboard.json'),
+      'utf8',
+    );
+    const queried = new Set([...dashboard.matchAll(/\b(pcap_(?:api|agent)_[a-z_]+)/g)].map((m) => m[1]!));
+    expect(queried.size).toBeGreaterThan(10);
+    for (const name of queried)
+      expect(`${apiAfter}\n${agentAfter}`).toContain(`# TYPE ${name.replace(/_bucket$/, '')} `);
+
     const end = logger.entries('CaptureAudit').find((e) => {
       const m = e.message as Record<string, unknown>;
       return m.event === 'capture.end' && m.capture_id === captureId;
@@ -285,7 +301,8 @@ describe('sinks through the API: S3 storage, stored-capture access, metrics', ()
     expect(outsider.status).toBe(403);
     expect(String(json(outsider).message)).toContain('may not read stored captures');
     const listed = json(await list(USERS.developer)).captures as Array<{ capture_id: string }>;
-    const id = listed[0]!.capture_id;
+    // Refused before any lookup: a stored capture (from the test above) or any id gives 403.
+    const id = listed[0]?.capture_id ?? '00000000-0000-4000-8000-000000000001';
     for (const user of [USERS.outsider, USERS.auditor]) {
       for (const suffix of ['', '&presign=true']) {
         const r = await call(
@@ -316,7 +333,50 @@ describe('sinks through the API: S3 storage, stored-capture access, metrics', ()
     });
     expect(badCapture.status).toBe(400);
     expect(String(json(badCapture).message)).toContain(
-      "no sink named 'elsewhere' is configured (configured: archive)",
+      "no sink named 'elsewhere' is configured (configured: archive, flaky)",
     );
   }, 60000);
+
+  it('a storage sink that fails: the capture is reported failed with the reason, the client file stays valid, nothing stored', async () => {
+    const before = await apiMetrics();
+    const res = await open(`${api!.url}/captures`, {
+      method: 'POST',
+      headers: { authorization: `bearer ${tokenOf(USERS.developer)}` },
+      body: { app_guid: APP.guid, filter: 'udp', duration_seconds: 3, sink: 'flaky' },
+    });
+    expect(res.statusCode).toBe(200);
+    const captureId = String(res.headers['x-capture-id']);
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    const ended = new Promise<void>((resolve, reject) => res.once('end', resolve).once('error', reject));
+    await flaky!.stop();
+    await cell!.sendUdpTo(instances[0]!, { port: 7500, count: PACKETS, size: 80, gapUs: 500 });
+    await ended;
+    await waitIdle();
+    await flaky!.restart();
+
+    const file = join(dir, 'flaky-client.pcapng');
+    writeFileSync(file, Buffer.concat(chunks));
+    expect(tsharkFields(file, ['udp.dstport'], 'udp')).toHaveLength(PACKETS);
+    const end = logger.entries('CaptureAudit').find((e) => {
+      const m = e.message as Record<string, unknown>;
+      return m.event === 'capture.end' && m.capture_id === captureId;
+    });
+    const outcome = String((end?.message as Record<string, unknown>).outcome);
+    expect(outcome).toMatch(/^failed: sink flaky: S3 sink 'flaky' failed: .*ECONNREFUSED/);
+    const after = await apiMetrics();
+    expect(
+      sample(after, 'pcap_api_sink_errors_total', 'sink="flaky"') -
+        sample(before, 'pcap_api_sink_errors_total', 'sink="flaky"'),
+    ).toBe(1);
+    expect(
+      sample(after, 'pcap_api_captures_finished_total', 'outcome="failed"') -
+        sample(before, 'pcap_api_captures_finished_total', 'outcome="failed"'),
+    ).toBe(1);
+    const listed = await call(`${api!.url}/stored-captures?app_guid=${APP.guid}&sink=flaky`, {
+      headers: { authorization: `bearer ${tokenOf(USERS.developer)}` },
+    });
+    expect(json(listed).captures).toEqual([]);
+    expect(flaky!.pendingUploads()).toEqual([]);
+  }, 120000);
 });

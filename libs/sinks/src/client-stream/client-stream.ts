@@ -216,6 +216,8 @@ export class ClientStream extends Readable {
   }
 
   private raw(block: Buffer): void {
+    // A message after the end (a storage sink failing on its last upload) only goes to onMessage.
+    if (this.eof || this.destroyed) return;
     this.queue.offerControl({ data: block, packets: 0 });
     this.drain();
   }
