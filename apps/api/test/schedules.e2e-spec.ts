@@ -607,4 +607,26 @@ describe('scheduled captures stored to S3', () => {
     expect(logger.lines.join('\n')).not.toContain('wrong-secret');
     await stopApi(api);
   }, 60000);
+
+  it('S3 down during a run: the run fails naming the sink, and nothing looks stored', async () => {
+    const api = await startApi(sqlite('s3-down'));
+    const s = await create(api, body({ at: inSeconds(1), duration_seconds: 2 }));
+    await s3!.stop();
+    try {
+      const [run] = await waitFor(
+        'the run to end',
+        async () => {
+          const r = await runs(api, String(s.id));
+          return r.length === 1 && r[0]!.outcome !== 'running' ? r : undefined;
+        },
+        60000,
+      );
+      expect(run).toMatchObject({ outcome: 'failed', objects: [] });
+      expect(String(run!.error)).toContain("storing the capture in sink 'archive' failed");
+    } finally {
+      await s3!.restart();
+    }
+    expect(s3!.pendingUploads()).toEqual([]);
+    await stopApi(api);
+  }, 90000);
 });
