@@ -192,7 +192,14 @@ export class CaptureRunner {
     let storage: SinkHandle | undefined;
     const storageConfig = request.sink === undefined ? undefined : this.config.sink(request.sink);
     if (storageConfig !== undefined) {
-      storage = await this.sinks.open(ref, storageConfig);
+      try {
+        storage = await this.sinks.open(ref, storageConfig);
+      } catch (err) {
+        // Nothing may keep running when start() throws (the controller releases the slot).
+        merge.destroy();
+        for (const { capture } of started) capture.close();
+        throw err;
+      }
       handles.push(storage);
       this.logger.log(`request ${requestId}: capture ${id}: also stored in sink ${storage.name}`);
     }
