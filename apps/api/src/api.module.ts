@@ -25,6 +25,7 @@ import { API_TLS, type ApiTlsMaterial, readTlsMaterial } from './config/tls-mate
 import { HealthController } from './health/health.controller';
 import { ApiMetrics } from './metrics/api-metrics';
 import { MetricsController } from './metrics/metrics.controller';
+import { schedulesParts } from './schedules/schedules.parts';
 import { StoredCapturesController } from './stored/stored-captures.controller';
 import { StoredCaptures } from './stored/stored-captures.service';
 
@@ -63,6 +64,7 @@ export class ApiModule {
       keyRefetchIntervalMs: config.uaa.key_refetch_interval_seconds * 1000,
     });
     const bosh = config.bosh === undefined ? [] : [BoshAccess, BoshAuthGuard];
+    const schedules = schedulesParts(config, tls);
     return {
       module: ApiModule,
       controllers: [
@@ -72,6 +74,7 @@ export class ApiModule {
         ...(config.bosh === undefined ? [] : [BoshCapturesController]),
         MetricsController,
         StoredCapturesController,
+        ...schedules.controllers,
       ],
       providers: [
         { provide: ApiConfig, useValue: config },
@@ -101,6 +104,7 @@ export class ApiModule {
         },
         SinkRegistry,
         StoredCaptures,
+        ...schedules.providers,
       ],
     };
   }

@@ -31,6 +31,8 @@ export interface StartedCapture {
   readonly id: string;
   readonly output: Readable;
   readonly contentType: string;
+  /** The storage sink of `request.sink`, if any: its `finished()` says whether the capture was stored. */
+  readonly storage?: SinkHandle;
 }
 
 interface Started {
@@ -290,6 +292,7 @@ export class CaptureRunner {
       id,
       output,
       contentType: request.format === 'pcap' ? 'application/vnd.tcpdump.pcap' : 'application/x-pcapng',
+      ...(storage === undefined ? {} : { storage }),
     };
   }
 

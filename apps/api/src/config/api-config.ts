@@ -24,6 +24,48 @@ const upstream = z.strictObject({
   timeout_seconds: positiveInt.max(300).default(10),
 });
 
+/** Scheduled captures (docs/schedules.md); absent = the feature is off and its routes answer 404. */
+const schedules = z
+  .strictObject({
+    store: z.discriminatedUnion('kind', [
+      z.strictObject({
+        kind: z.literal('sqlite'),
+        /** Directory holding `schedules.sqlite` (created if missing); must survive restarts. */
+        data_dir: filePath,
+      }),
+      z.strictObject({
+        kind: z.literal('postgres'),
+        /** `postgres://user:password@host:port/db` (SECRET when it holds a password). */
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+        /** PEM CA for TLS to the server; absent = no TLS unless the URL says sslmode. */
+        ca: filePath.optional(),
+        pool_size: positiveInt.max(100).default(5),
+      }),
+    ]),
+    /** The API's own UAA client (client_credentials grant) used when no user is present. */
+    uaa_client: z.strictObject({
+      id: z.string().min(1),
+      /** SECRET. */
+      secret: z.string(),
+    }),
+    /** How often each API instance looks for due occurrences and expired leases. */
+    tick_seconds: z.number().min(0.2).max(60).default(1),
+    /** A running run's lease; renewed every third of it. An instance silent this long has its run marked failed. */
+    lease_seconds: positiveInt.max(3600).default(30),
+    /** An occurrence found due later than this (the API was down) is recorded as missed instead of run. */
+    missed_after_seconds: positiveInt.max(86_400).default(60),
+    /** Shortest time between two occurrences of a cron schedule. */
+    min_interval_seconds: positiveInt.max(86_400).default(300),
+    max_duration_seconds: positiveInt.max(7 * 24 * 3600).default(3600),
+    /** Captured bytes per run (also the default of a schedule without max_bytes). */
+    max_bytes: positiveInt.default(1 << 30),
+    max_per_app: positiveInt.max(10_000).default(10),
+    max_per_user: positiveInt.max(10_000).default(20),
+    /** Runs kept per schedule (older ones are deleted as new ones are recorded). */
+    runs_kept: positiveInt.max(100_000).default(500),
+  })
+  .optional();
+
 const schema = z
   .strictObject({
     listen: z
@@ -128,6 +170,7 @@ const schema = z
         app_labels: z.boolean().default(false),
       })
       .prefault({}),
+    schedules,
   })
   .refine((c) => c.uaa.skip_tls_verify === false || c.uaa.ca === undefined, {
     message: 'give either ca or skip_tls_verify, not both',
@@ -145,6 +188,10 @@ const schema = z
       path: ['bosh', 'director', 'skip_tls_verify'],
     },
   )
+  .refine((c) => c.schedules === undefined || Object.keys(c.sinks).length > 0, {
+    message: 'scheduled captures store to a sink: configure at least one under sinks',
+    path: ['schedules'],
+  })
   .refine((c) => c.limits.concurrent_captures_per_user <= c.limits.concurrent_captures, {
     message: 'must not exceed limits.concurrent_captures',
     path: ['limits', 'concurrent_captures_per_user'],
@@ -191,6 +238,9 @@ export class ApiConfig {
   }
   get logging(): ApiConfigData['logging'] {
     return this.data.logging;
+  }
+  get schedules(): ApiConfigData['schedules'] {
+    return this.data.schedules;
   }
   get metrics(): ApiConfigData['metrics'] {
     return this.data.metrics;
