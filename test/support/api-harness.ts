@@ -314,7 +314,7 @@ export class ApiProcess {
   static async start(config: Record<string, unknown>): Promise<ApiProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'api-process-'));
     const configFile = join(dir, 'api.yml');
-    writeFileSync(configFile, stringify(config));
+    writeFileSync(configFile, stringify(config), { mode: 0o600 }); // may hold secrets (UAA client, S3 keys)
     const { child, port, output } = await startAppProcess('api', configFile).catch((err: unknown) => {
       rmSync(dir, { recursive: true, force: true });
       throw err;
@@ -328,6 +328,15 @@ export class ApiProcess {
 
   get pid(): number {
     return this.child.pid ?? 0;
+  }
+
+  /** SIGKILL by PID (no drain: a crashed instance) and wait for the exit; removes the temp dir. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** SIGTERM (graceful: the API drains), then SIGKILL after `killAfterMs`; removes the temp dir. */

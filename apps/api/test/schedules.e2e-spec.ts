@@ -17,6 +17,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import {
   AgentProcess,
   apiConfigObject,
+  ApiProcess,
   ApiTestCerts,
   baseModel,
   call,
@@ -32,7 +33,6 @@ import { PostgresServer } from '../../../test/support/postgres-server';
 import { S3TestServer, TEST_S3_CREDENTIALS } from '../../../test/support/s3-server';
 import { tsharkFields } from '../../../test/support/tcpdump';
 import { PostgresScheduleStore } from '../src/schedules/postgres-schedule.store';
-import { ApiProcess } from './api-process';
 import { ApiUnderTest, RecordingLogger } from './api-under-test';
 
 const APP = { guid: '1cb006ee-0000-4000-8000-00000000d001', name: 'sched-app' };
