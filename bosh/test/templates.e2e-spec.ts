@@ -156,6 +156,22 @@ describe('pcap-api job', () => {
         rotation: { max_bytes: 536_870_912 },
       },
     },
+    'schedules.store.kind': 'postgres',
+    'schedules.store.data_dir': '/var/vcap/store/pcap-api/unused',
+    'schedules.store.url': 'postgres://pcap:secret@10.0.0.9:5432/pcap',
+    'schedules.store.ca': pem('ca.crt'),
+    'schedules.store.pool_size': 8,
+    'schedules.uaa_client.id': 'pcap-scheduler',
+    'schedules.uaa_client.secret': 'not-a-real-secret',
+    'schedules.tick_seconds': 2,
+    'schedules.lease_seconds': 45,
+    'schedules.missed_after_seconds': 120,
+    'schedules.min_interval_seconds': 600,
+    'schedules.max_duration_seconds': 1800,
+    'schedules.max_bytes': 536_870_912,
+    'schedules.max_per_app': 5,
+    'schedules.max_per_user': 10,
+    'schedules.runs_kept': 100,
   });
 
   it('renders the minimal properties into a config ApiConfig accepts, with certificate files the API can use', () => {
@@ -187,6 +203,7 @@ describe('pcap-api job', () => {
     expect(tls.ccCa?.toString()).toBe(pem('ca.crt'));
     for (const [name, value] of Object.entries(values)) {
       if (name === 'listen.tls.enabled') continue; // a switch of the template, not a config key
+      if (name === 'schedules.store.data_dir') continue; // sqlite only: its own test below
       const configured = getPath(loaded, name);
       if (typeof value === 'string' && value.includes('-----BEGIN')) {
         const file = String(configured).replace('/var/vcap/jobs/pcap-api', out.dir);
@@ -195,6 +212,28 @@ describe('pcap-api job', () => {
         expect([name, configured]).toEqual([name, value]);
       }
     }
+  });
+
+  it('renders scheduled captures on SQLite with the persistent-disk default, and leaves them off without a store', () => {
+    const values = {
+      ...required(),
+      sinks: {
+        captures: {
+          kind: 's3',
+          bucket: 'pcap-captures',
+          credentials: { access_key_id: 'a', secret_access_key: 'b' },
+        },
+      },
+      'schedules.store.kind': 'sqlite',
+      'schedules.uaa_client.id': 'pcap-scheduler',
+      'schedules.uaa_client.secret': 'not-a-real-secret',
+    };
+    const out = renderOk('pcap-api', { properties: nested(values) });
+    const schedules = ApiConfig.load(join(out.dir, 'config', 'api.yml')).schedules;
+    expect(schedules?.store).toEqual({ kind: 'sqlite', data_dir: '/var/vcap/store/pcap-api/schedules' });
+    expect(schedules?.tick_seconds).toBe(1);
+    const off = renderOk('pcap-api', { properties: nested(required()) });
+    expect(ApiConfig.load(join(off.dir, 'config', 'api.yml')).schedules).toBeUndefined();
   });
 
   it('declares a property for every key of the config schema that has a value by default', () => {
