@@ -146,28 +146,30 @@ function workersOf(pid: number): number[] {
   return out;
 }
 
-/** Proportional set size (shared pages divided among the processes mapping them), in MB. */
-function pssMbOf(pid: number): number {
+/** Private memory (pages mapped by this process only: freed when it exits), in MB. */
+function privateMbOf(pid: number): number {
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? NaN) / 1024;
+  const kb = (key: string): number =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN);
+  return (kb('Private_Clean') + kb('Private_Dirty')) / 1024;
 }
 
 /**
- * The agent's workers together: VmRSS summed (counts the shared libraries they map once per worker) and the
- * agent + workers' PSS summed (each shared page counted once overall: the memory they really take), in MB.
+ * The agent's workers together: VmRSS summed (counts the shared libraries they map, also mapped by the agent,
+ * once per worker) and their private memory summed (what they add to the agent's own RSS), in MB.
  */
-function workersMemory(pid: number): { rssMb: number; totalPssMb: number } {
+function workersMemory(pid: number): { rssMb: number; privateMb: number } {
   let rssMb = 0;
-  let totalPssMb = pssMbOf(pid);
+  let privateMb = 0;
   for (const w of workersOf(pid)) {
     try {
       rssMb += memoryOf(w).rssMb;
-      totalPssMb += pssMbOf(w);
+      privateMb += privateMbOf(w);
     } catch {
       // exited while we looked
     }
   }
-  return { rssMb, totalPssMb };
+  return { rssMb, privateMb };
 }
 
 interface Memory {
@@ -438,8 +440,8 @@ interface RssResult {
   /** The capture workers' RSS together, and agent + workers, at their sampled peaks. */
   workersPeakMb: number;
   totalPeakMb: number;
-  /** Agent + workers, PSS summed: shared library pages counted once. */
-  totalPssPeakMb: number;
+  /** Agent RSS + the workers' private memory: shared library pages counted once. */
+  totalPrivatePeakMb: number;
   after: Memory;
   perCapture: string[];
   sentPps: number;
@@ -452,12 +454,12 @@ async function runRss(agent: Agent, containers: readonly CellContainer[]): Promi
   let peak = started;
   let workersPeak = 0;
   let totalPeak = 0;
-  let totalPssPeak = 0;
+  let totalPrivatePeak = 0;
   const sample = (m: Memory): void => {
     const w = workersMemory(agent.pid);
     workersPeak = Math.max(workersPeak, w.rssMb);
     totalPeak = Math.max(totalPeak, m.rssMb + w.rssMb);
-    totalPssPeak = Math.max(totalPssPeak, w.totalPssMb);
+    totalPrivatePeak = Math.max(totalPrivatePeak, m.rssMb + w.privateMb);
   };
   sample(started);
   const sampler = setInterval(() => {
@@ -486,7 +488,7 @@ async function runRss(agent: Agent, containers: readonly CellContainer[]): Promi
     peak,
     workersPeakMb: workersPeak,
     totalPeakMb: totalPeak,
-    totalPssPeakMb: totalPssPeak,
+    totalPrivatePeakMb: totalPrivatePeak,
     after: memoryOf(agent.pid),
     perCapture,
     sentPps: gens.reduce((s, g) => s + g.pps, 0),
@@ -531,7 +533,7 @@ async function main(): Promise<void> {
       const run = await runRss(agent, containers);
       rss.push({ mode, idle, run });
       console.log(
-        `RSS with ${CAPTURES} captures (${mode}): just started ${mb(run.started)}; peak under ${run.sentPps.toFixed(0)} pkt/s in total ${mb(run.peak)} (VmHWM ${run.peak.hwmMb.toFixed(1)} MB); capture workers together ${run.workersPeakMb.toFixed(1)} MB, agent + workers ${run.totalPeakMb.toFixed(1)} MB RSS summed, ${run.totalPssPeakMb.toFixed(1)} MB PSS summed; after they ended ${mb(run.after)}`,
+        `RSS with ${CAPTURES} captures (${mode}): just started ${mb(run.started)}; peak under ${run.sentPps.toFixed(0)} pkt/s in total ${mb(run.peak)} (VmHWM ${run.peak.hwmMb.toFixed(1)} MB); capture workers together ${run.workersPeakMb.toFixed(1)} MB, agent + workers ${run.totalPeakMb.toFixed(1)} MB RSS summed, agent RSS + workers' private memory ${run.totalPrivatePeakMb.toFixed(1)} MB; after they ended ${mb(run.after)}`,
       );
       for (const [i, line] of run.perCapture.entries()) console.log(`  capture ${i + 1}: ${line}`);
       console.log(HEADER);
@@ -605,7 +607,7 @@ async function main(): Promise<void> {
   }
   for (const r of rss) {
     console.log(
-      `RSS ${r.mode.padEnd(9)}: idle ${r.idle.rssMb.toFixed(1)} MB; ${CAPTURES} captures: peak ${r.run.peak.rssMb.toFixed(1)} MB sampled, VmHWM ${r.run.peak.hwmMb.toFixed(1)} MB, + workers ${r.run.workersPeakMb.toFixed(1)} MB = ${r.run.totalPeakMb.toFixed(1)} MB RSS summed (shared libraries counted per process), ${r.run.totalPssPeakMb.toFixed(1)} MB PSS summed (target ≤ 120 MB for agent + workers: RSS sum ${r.run.totalPeakMb <= 120 ? 'met' : 'NOT met'}, PSS sum ${r.run.totalPssPeakMb <= 120 ? 'met' : 'NOT met'})`,
+      `RSS ${r.mode.padEnd(9)}: idle ${r.idle.rssMb.toFixed(1)} MB; ${CAPTURES} captures: peak ${r.run.peak.rssMb.toFixed(1)} MB sampled, VmHWM ${r.run.peak.hwmMb.toFixed(1)} MB, + workers ${r.run.workersPeakMb.toFixed(1)} MB = ${r.run.totalPeakMb.toFixed(1)} MB RSS summed (shared libraries counted per process), agent RSS + workers' private memory ${r.run.totalPrivatePeakMb.toFixed(1)} MB (target ≤ 120 MB for agent + workers: RSS sum ${r.run.totalPeakMb <= 120 ? 'met' : 'NOT met'}, agent RSS + workers' private ${r.run.totalPrivatePeakMb <= 120 ? 'met' : 'NOT met'})`,
     );
   }
   console.log(`total time ${((Date.now() - t0) / 1000).toFixed(0)} s`);

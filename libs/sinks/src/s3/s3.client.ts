@@ -1,5 +1,6 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 
+import { awsS3 } from './aws-sdk';
 import type { S3SinkConfig } from './s3-sink.config';
 
 /**
@@ -8,7 +9,7 @@ import type { S3SinkConfig } from './s3-sink.config';
  */
 export function createS3Client(config: S3SinkConfig): S3Client {
   const timeoutMs = config.request_timeout_seconds * 1000;
-  return new S3Client({
+  return new (awsS3().S3Client)({
     region: config.region,
     ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
     forcePathStyle: config.force_path_style,

@@ -2,19 +2,14 @@ import { once } from 'node:events';
 import { PassThrough, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import {
-  AbortMultipartUploadCommand,
-  CopyObjectCommand,
-  DeleteObjectCommand,
-  HeadBucketCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Upload } from '@aws-sdk/lib-storage';
 import { Injectable, Logger } from '@nestjs/common';
 import { PcapngBlockParser, type PcapngEvent } from '@pcap/capture';
 
 import type { CaptureRef, SinkFactory, SinkHandle } from '../sink.contract';
 import { SinkAbortedError, SinkFailedError } from '../sink.errors';
+import { awsLibStorage, awsS3 } from './aws-sdk';
 import { createS3Client, encryptionParams } from './s3.client';
 import { captureKeyPrefix, copySource, partKey } from './s3-keys';
 import { endMetadata, startMetadata } from './s3-metadata';
@@ -53,7 +48,7 @@ export class S3SinkFactory implements SinkFactory<S3SinkConfig> {
   async check(config: S3SinkConfig): Promise<void> {
     const client = createS3Client(config);
     try {
-      await client.send(new HeadBucketCommand({ Bucket: config.bucket }));
+      await client.send(new (awsS3().HeadBucketCommand)({ Bucket: config.bucket }));
     } catch (err) {
       throw new SinkFailedError(config.name, `bucket '${config.bucket}' is not usable: ${describe(err)}`, {
         cause: err,
@@ -332,7 +327,7 @@ export class S3SinkHandle implements SinkHandle {
     const ring = this.config.rotation.ring;
     if (ring !== undefined && this.stored.length > ring) {
       const old = this.stored.shift()!;
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: old.key }));
+      await this.client.send(new (awsS3().DeleteObjectCommand)({ Bucket: this.config.bucket, Key: old.key }));
     }
   }
 
@@ -350,7 +345,7 @@ export class S3SinkHandle implements SinkHandle {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.client.send(
-          new AbortMultipartUploadCommand({
+          new (awsS3().AbortMultipartUploadCommand)({
             Bucket: this.config.bucket,
             Key: object.key,
             UploadId: uploadId,
@@ -405,7 +400,7 @@ class ObjectUpload {
     this.startMetadata = startMetadata(capture, part, new Date(this.openedAt));
     // Failures surface through the upload's promise; a write after a failure must not throw an 'error' event.
     this.body.on('error', () => undefined);
-    this.upload = new Upload({
+    this.upload = new (awsLibStorage().Upload)({
       client,
       params: {
         Bucket: config.bucket,
@@ -446,7 +441,7 @@ class ObjectUpload {
     const endedAt = new Date();
     // Metadata is fixed when an upload starts; an in-place copy is how S3 changes it (no data passes through us).
     await this.client.send(
-      new CopyObjectCommand({
+      new (awsS3().CopyObjectCommand)({
         Bucket: this.config.bucket,
         Key: this.key,
         CopySource: copySource(this.config.bucket, this.key),
