@@ -9,6 +9,7 @@ import {
 } from './capture-flags';
 import { captureBodyOf, checkOutput, runCapture, type CaptureIo } from './capture-run';
 import { CliError, ExitCode, type ExitCodeValue } from './cli.errors';
+import { subcommandUsage } from './subcommands';
 
 /** What the cf CLI (plugin RPC) or its config.json (standalone) tells about the logged-in user. */
 export interface CfSession {
@@ -38,7 +39,9 @@ OPTIONS:
 ${flagHelp(CAPTURE_FLAGS)}
 
 Ctrl-C stops gracefully (the file is complete); a second Ctrl-C stops at once (the file stays valid).
-Schedules and stored captures: not in this version.
+
+Scheduled captures and captures stored in a sink (${command} schedule -h, ${command} stored -h):
+${subcommandUsage(command).replace(/^/gm, '   ')}
 `;
 }
 

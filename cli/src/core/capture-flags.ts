@@ -1,7 +1,7 @@
 import { CliError, ExitCode } from './cli.errors';
 
 /** One flag of the command line. */
-interface FlagSpec {
+export interface FlagSpec {
   readonly long: string;
   readonly short?: string;
   readonly value?: string;

@@ -22,8 +22,10 @@ export const ExitCode = {
   LIMIT_REACHED: 8,
   /** The API refused the request (bad filter, bad device, ...). */
   BAD_REQUEST: 9,
-  /** The capture stream broke before its end; the file holds every whole block received. */
+  /** The capture stream (or a download) broke before its end; a capture file holds every whole block received. */
   STREAM_BROKEN: 10,
+  /** The pcap API does not offer this feature (scheduled or stored captures not configured by its operator). */
+  NOT_ENABLED: 11,
   /** Stopped at once by a second Ctrl-C; the file holds every whole block received. */
   INTERRUPTED: 130,
 } as const;

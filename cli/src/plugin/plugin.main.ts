@@ -3,10 +3,11 @@
  * `FILE <port> pcap ARGS...` for `cf pcap`/`cf tcpdump`, and `FILE <port> CLI-MESSAGE-UNINSTALL` on uninstall
  * (reference: cf-cli-plugin.md). Uses only IsLoggedIn, ApiEndpoint, IsSSLDisabled, AccessToken, GetCurrentSpace.
  */
-import { APP_USAGE, appHelp, captureApp, parseAppArgs } from '../core/app-capture.command';
+import { APP_USAGE, appHelp, captureApp, type CfSession, parseAppArgs } from '../core/app-capture.command';
 import { CAPTURE_FLAGS, flagOptions } from '../core/capture-flags';
 import { checkOutput } from '../core/capture-run';
 import { CliError, ExitCode, type ExitCodeValue } from '../core/cli.errors';
+import { runSubcommand, subcommandUsage } from '../core/subcommands';
 import { CLI_VERSION } from '../core/version';
 import { RpcCallError, RpcConnectionError } from '../rpc/net-rpc.client';
 import { CfCliConnection } from './cf-cli.connection';
@@ -24,8 +25,12 @@ export function pluginMetadata(): PluginMetadata {
       {
         Name: 'pcap',
         Alias: 'tcpdump',
-        HelpText: 'Capture the network traffic of an app (all instances, live, one pcapng file)',
-        UsageDetails: { Usage: `cf pcap ${APP_USAGE}`, Options: flagOptions(CAPTURE_FLAGS) },
+        HelpText:
+          'Capture the network traffic of an app (all instances, live, one pcapng file); schedule captures, download stored ones',
+        UsageDetails: {
+          Usage: `cf pcap ${APP_USAGE}\n   ${subcommandUsage('cf pcap').replace(/\n/g, '\n   ')}`,
+          Options: flagOptions(CAPTURE_FLAGS),
+        },
       },
     ],
   };
@@ -60,40 +65,17 @@ export async function pluginMain(
       io.stderr.write(`unknown command '${command}'\n`);
       return ExitCode.FAILED;
     }
-    const parsed = parseAppArgs(argv.slice(2));
+    const args = argv.slice(2);
+    const session = (): Promise<CfSession> => sessionOf(cf);
+    const sub = runSubcommand(args, { command: 'cf pcap', session, io, env });
+    if (sub !== undefined) return await sub;
+    const parsed = parseAppArgs(args);
     if (parsed === undefined) {
       io.stdout.write(appHelp('cf pcap'));
       return ExitCode.OK;
     }
     checkOutput(parsed.options, io);
-    if (!(await cf.isLoggedIn())) {
-      throw new CliError(
-        ExitCode.NOT_LOGGED_IN,
-        "Not logged in. Use 'cf login' or 'cf login --sso' to log in.",
-      );
-    }
-    const apiEndpoint = await cf.apiEndpoint();
-    const sslDisabled = await cf.isSslDisabled();
-    let accessToken: string;
-    try {
-      accessToken = await cf.accessToken();
-    } catch (err) {
-      if (err instanceof RpcCallError) {
-        throw new CliError(
-          ExitCode.NOT_LOGGED_IN,
-          `the cf CLI has no valid token (${err.message}). Use 'cf login' to log in again.`,
-        );
-      }
-      throw err;
-    }
-    const space = await cf.currentSpace();
-    return await captureApp(
-      { apiEndpoint, accessToken, sslDisabled, space },
-      parsed.app,
-      parsed.options,
-      io,
-      env,
-    );
+    return await captureApp(await session(), parsed.app, parsed.options, io, env);
   } catch (err) {
     if (err instanceof CliError) {
       io.stderr.write(`FAILED: ${err.message}\n`);
@@ -106,4 +88,30 @@ export async function pluginMain(
     io.stderr.write(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return ExitCode.FAILED;
   }
+}
+
+/** The logged-in user's session from the cf CLI (IsLoggedIn, ApiEndpoint, IsSSLDisabled, AccessToken, GetCurrentSpace). */
+async function sessionOf(cf: CfCliConnection): Promise<CfSession> {
+  if (!(await cf.isLoggedIn())) {
+    throw new CliError(
+      ExitCode.NOT_LOGGED_IN,
+      "Not logged in. Use 'cf login' or 'cf login --sso' to log in.",
+    );
+  }
+  const apiEndpoint = await cf.apiEndpoint();
+  const sslDisabled = await cf.isSslDisabled();
+  let accessToken: string;
+  try {
+    accessToken = await cf.accessToken();
+  } catch (err) {
+    if (err instanceof RpcCallError) {
+      throw new CliError(
+        ExitCode.NOT_LOGGED_IN,
+        `the cf CLI has no valid token (${err.message}). Use 'cf login' to log in again.`,
+      );
+    }
+    throw err;
+  }
+  const space = await cf.currentSpace();
+  return { apiEndpoint, accessToken, sslDisabled, space };
 }

@@ -5,6 +5,7 @@
 import { appHelp, captureApp, parseAppArgs } from '../core/app-capture.command';
 import { checkOutput, type CaptureIo } from '../core/capture-run';
 import { CliError, ExitCode, type ExitCodeValue } from '../core/cli.errors';
+import { runSubcommand } from '../core/subcommands';
 import { CLI_VERSION_TEXT } from '../core/version';
 import { boshCapture } from './bosh-capture.command';
 import { cfConfigPath, cfSessionFromConfig } from './cf-config';
@@ -14,6 +15,8 @@ function help(): string {
 
    pcap APP [flags]                 an app of the targeted space (cf CLI login: $CF_HOME/.cf/config.json)
    pcap bosh -d DEPLOYMENT -g GROUP  BOSH VMs (BOSH CLI login: ~/.bosh/config)
+   pcap schedule ...                scheduled captures stored in a sink (pcap schedule -h)
+   pcap stored ...                  captures stored in a sink: list, download (pcap stored -h)
    pcap version
 
 ${appHelp('pcap')}`;
@@ -35,6 +38,13 @@ export async function pcapMain(
       return ExitCode.OK;
     }
     if (first === 'bosh') return await boshCapture(rest, io, env);
+    const sub = runSubcommand(argv, {
+      command: 'pcap',
+      session: () => cfSessionFromConfig(cfConfigPath(env)),
+      io,
+      env,
+    });
+    if (sub !== undefined) return await sub;
     const parsed = parseAppArgs(argv);
     if (parsed === undefined) {
       io.stdout.write(appHelp('pcap'));

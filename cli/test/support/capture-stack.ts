@@ -47,7 +47,17 @@ export class CaptureStack {
     readonly boshUaa: UaaDouble,
   ) {}
 
-  static async start(options: { cliDir: string; limits?: Record<string, unknown> }): Promise<CaptureStack> {
+  private readonly extraApis: ApiProcess[] = [];
+
+  /**
+   * `config` adds top-level keys to the API's configuration (e.g. `sinks`, `schedules`); `limits` is merged into
+   * the stack's own limits.
+   */
+  static async start(options: {
+    cliDir: string;
+    limits?: Record<string, unknown>;
+    config?: Record<string, unknown>;
+  }): Promise<CaptureStack> {
     const cleanup: Array<() => Promise<void> | void> = [];
     try {
       const certs = ApiTestCerts.create();
@@ -108,6 +118,7 @@ export class CaptureStack {
       });
       cleanup.push(() => director.stop());
       const config = apiConfigObject(world, certs, {
+        ...options.config,
         bosh: { director: { url: director.url } },
         agents: { endpoints: { [HOST_A]: agents[0].endpoint, [HOST_B]: agents[1].endpoint } },
         limits: { concurrent_captures_per_user: 1, ...options.limits },
@@ -140,7 +151,20 @@ export class CaptureStack {
     }
   }
 
+  /** Another API process on the same world, agents and certificates, with `config` as its extra keys. */
+  async startExtraApi(config: Record<string, unknown> = {}): Promise<string> {
+    const endpoints = Object.fromEntries(
+      [HOST_A, HOST_B].map((h, i) => [h, this.agents[i]!.endpoint] as const),
+    );
+    const api = await ApiProcess.start(
+      apiConfigObject(this.world, this.certs, { ...config, agents: { endpoints } }),
+    );
+    this.extraApis.push(api);
+    return api.url;
+  }
+
   async stop(): Promise<void> {
+    for (const a of this.extraApis) await a.stop().catch(() => undefined);
     await this.api.stop();
     for (const a of this.agents) await a.stop().catch(() => undefined);
     for (const c of this.cells) await c.destroy().catch(() => undefined);

@@ -1,0 +1,356 @@
+/**
+ * `pcap schedule ...` / `pcap stored ...` (the standalone CLI, cf CLI config.json) and `cf pcap schedule ...` (the
+ * plugin through the Go fake cf) against the real API with schedules on SQLite and an `archive` sink on s3rver:
+ * a one-off scheduled a few seconds ahead runs, its stored capture is listed and downloaded (read by tshark);
+ * list/show/pause/resume/delete; the API's refusals with their exit codes; an API without schedules.
+ */
+import { execFile } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { call, SPACE_DEV, USERS } from '../../test/support/api-harness';
+import { S3TestServer } from '../../test/support/s3-server';
+import { tsharkFields } from '../../test/support/tcpdump';
+import { buildCliArtifacts } from '../build/cli-artifacts';
+import { CaptureStack } from './support/capture-stack';
+import { FakeCf } from './support/fake-cf';
+
+const CLIENT = {
+  id: 'pcap-scheduler',
+  secret: 'scheduler-secret',
+  authorities: ['cloud_controller.admin_read_only'],
+};
+const ALLOWED_CALLS = ['IsLoggedIn', 'ApiEndpoint', 'IsSSLDisabled', 'AccessToken', 'GetCurrentSpace'];
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+describe('schedule and stored commands end to end', () => {
+  let dir: string;
+  let s3: S3TestServer;
+  let stack: CaptureStack;
+  let fake: FakeCf;
+  let pcap: string;
+  let plugin: string;
+  let home: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cli-sched-'));
+    const built = await buildCliArtifacts(join(dir, 'served'), { sea: false });
+    pcap = built.files.get('pcap.js')!;
+    plugin = built.files.get('pcap-cli.js')!;
+    fake = FakeCf.build();
+    s3 = await S3TestServer.start();
+    stack = await CaptureStack.start({
+      cliDir: join(dir, 'served'),
+      config: {
+        sinks: { archive: s3.sinkConfig() },
+        schedules: {
+          store: { kind: 'sqlite', data_dir: join(dir, 'sched') },
+          uaa_client: { id: CLIENT.id, secret: CLIENT.secret },
+          tick_seconds: 0.25,
+          lease_seconds: 3,
+          missed_after_seconds: 5,
+          min_interval_seconds: 2,
+          max_duration_seconds: 30,
+        },
+      },
+    });
+    stack.world.uaa.addClient(CLIENT);
+    home = mkdtempSync(join(dir, 'cfhome-'));
+    mkdirSync(join(home, '.cf'));
+    writeFileSync(
+      join(home, '.cf', 'config.json'),
+      JSON.stringify({
+        ConfigVersion: 4,
+        Target: stack.world.cc.url,
+        AuthorizationEndpoint: stack.world.uaa.url,
+        UaaEndpoint: stack.world.uaa.url,
+        SSLDisabled: false,
+        AccessToken: `bearer ${stack.world.uaa.mintUserToken(USERS.developer)}`,
+        RefreshToken: stack.world.uaa.mintRefreshToken(USERS.developer),
+        UAAOAuthClient: 'cf',
+        UAAOAuthClientSecret: '',
+        SpaceFields: { GUID: SPACE_DEV.guid, Name: 'dev', AllowSSH: true },
+      }),
+      { mode: 0o600 },
+    );
+  }, 300000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await s3?.destroy();
+    fake?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 60000);
+
+  function run(args: string[], api = stack.apiUrl): Promise<Run> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [pcap, ...args],
+        { env: { ...process.env, CF_HOME: home, PCAP_API: api }, maxBuffer: 64 << 20, encoding: 'utf8' },
+        (err, stdout, stderr) =>
+          resolve({ code: err === null ? 0 : Number((err as { code?: number }).code ?? -1), stdout, stderr }),
+      );
+    });
+  }
+
+  async function ok(args: string[]): Promise<string> {
+    const r = await run(args);
+    if (r.code !== 0) throw new Error(`pcap ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+    return r.stdout;
+  }
+
+  it('a one-off a few seconds ahead runs; runs, stored list and download (file, stdout, --url) show the capture', async () => {
+    const created = JSON.parse(
+      await ok(
+        ['schedule', 'create', 'web-app', '--at', '+3s', '--duration', '3', '--sink', 'archive'].concat([
+          '-i',
+          '0',
+          '-f',
+          'udp',
+          '--json',
+        ]),
+      ),
+    ) as { id: string; state: string; sink: string; capture: Record<string, unknown> };
+    expect(created.state).toBe('active');
+    expect(created.capture).toMatchObject({ filter: 'udp', duration_seconds: 3, instances: [0] });
+    const id = created.id;
+
+    const list = await ok(['schedule', 'list']);
+    expect(list).toMatch(/^ID\s+APP\s+WHEN\s+DURATION\s+SINK\s+STATE\s+NEXT RUN\n/);
+    expect(list).toMatch(new RegExp(`${id}\\s+web-app\\s+at \\S+\\s+3s\\s+archive\\s+active`));
+    expect(await ok(['schedule', 'show', id])).toMatch(/state:\s+active\n/);
+
+    // Traffic into the containers until the run is over; poll `schedule runs` as a script would.
+    let done = false;
+    const traffic = (async () => {
+      while (!done) {
+        await stack.sendToAll(7300, 10);
+        await sleep(200);
+      }
+    })();
+    let runs: Array<Record<string, unknown>> = [];
+    const deadline = Date.now() + 30000;
+    try {
+      for (;;) {
+        runs = (JSON.parse(await ok(['schedule', 'runs', id, '--json'])) as { resources: typeof runs })
+          .resources;
+        if (runs.length > 0 && runs[0]!.outcome !== 'running') break;
+        if (Date.now() > deadline) throw new Error(`no finished run: ${JSON.stringify(runs)}`);
+        await sleep(500);
+      }
+    } finally {
+      done = true;
+      await traffic;
+    }
+    expect(runs).toHaveLength(1);
+    const r = runs[0]!;
+    expect(r.outcome).toBe('succeeded');
+    expect(r.packets).toBeGreaterThan(0);
+    const captureId = /([0-9a-f-]{36})\/000001\.pcapng$/.exec((r.objects as string[])[0]!)![1]!;
+
+    const table = await ok(['schedule', 'runs', id]);
+    expect(table).toMatch(new RegExp(`succeeded\\s+${String(r.packets)}\\s+\\d+\\s+0\\s+1\\s+${captureId}`));
+    expect(await ok(['schedule', 'show', id])).toMatch(/state:\s+completed\n/);
+
+    const stored = await ok(['stored', 'list', 'web-app', '--sink', 'archive']);
+    expect(stored).toMatch(
+      new RegExp(`^CAPTURE ID\\s+PART\\s+SIZE\\s+LAST MODIFIED\\n${captureId}\\s+1\\s+`),
+    );
+
+    // Without PART: the only part. The file is read by tshark and holds exactly the run's packets.
+    const file = join(dir, 'run.pcapng');
+    const down = await run(['stored', 'download', 'web-app', captureId, '--sink', 'archive', '-o', file]);
+    expect(down.stderr).toMatch(new RegExp(`of capture ${captureId} part 1 → ${file}`));
+    expect(down.code).toBe(0);
+    const rows = tsharkFields(file, ['frame.interface_description', 'udp.dstport']);
+    expect(rows).toHaveLength(r.packets as number);
+    expect(new Set(rows.map((x) => x[1]))).toEqual(new Set(['7300']));
+    expect(rows[0]![0]).toContain('index=0 ');
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+
+    // No overwrite without --force (before anything is contacted); with it, the same bytes again.
+    const again = await run([
+      'stored',
+      'download',
+      'web-app',
+      captureId,
+      '1',
+      '--sink',
+      'archive',
+      '-o',
+      file,
+    ]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`'${file}' exists; use --force to overwrite it`);
+    const bytes = readFileSync(file);
+    writeFileSync(file, 'old');
+    await ok(['stored', 'download', 'web-app', captureId, '1', '--sink', 'archive', '-o', file, '--force']);
+    expect(readFileSync(file).equals(bytes)).toBe(true);
+
+    const piped = await new Promise<Buffer>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [pcap, 'stored', 'download', 'web-app', captureId, '--sink', 'archive', '-o', '-'],
+        { env: { ...process.env, CF_HOME: home, PCAP_API: stack.apiUrl }, encoding: 'buffer' },
+        (err, stdout) => (err ? reject(new Error(err.message)) : resolve(stdout)),
+      ),
+    );
+    expect(piped.equals(bytes)).toBe(true);
+
+    const url = (await ok(['stored', 'download', 'web-app', captureId, '--sink', 'archive', '--url'])).trim();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/pcap-captures\/.*X-Amz-Signature=/);
+    expect((await call(url)).body.equals(bytes)).toBe(true);
+
+    const missing = await run([
+      'stored',
+      'download',
+      'web-app',
+      captureId,
+      '7',
+      '--sink',
+      'archive',
+      '-o',
+      join(dir, 'x'),
+    ]);
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toContain(`No part 7 of capture ${captureId} is stored in sink 'archive'.`);
+    expect(existsSync(join(dir, 'x'))).toBe(false);
+  }, 60000);
+
+  it('pause, resume and delete a cron schedule; the plugin lists it with only the five RPC calls', async () => {
+    const created = await ok(
+      ['schedule', 'create', 'web-app', '--cron', '0 3 * * *', '--timezone', 'Europe/Berlin'].concat([
+        '--duration',
+        '20s',
+        '--sink',
+        'archive',
+      ]),
+    );
+    const id = /^Schedule (\S+) created\.\n/.exec(created)![1]!;
+    expect(created).toMatch(/when:\s+cron '0 3 \* \* \*' Europe\/Berlin\n/);
+    expect(created).toMatch(/capture:\s+20s/);
+
+    const viaPlugin = await fake.run(
+      plugin,
+      ['pcap', 'schedule', 'list', 'web-app'],
+      {
+        loggedIn: true,
+        apiEndpoint: stack.world.cc.url,
+        accessToken: `bearer ${stack.world.uaa.mintUserToken(USERS.developer)}`,
+        spaceGuid: SPACE_DEV.guid,
+        spaceName: 'dev',
+      },
+      { env: { ...process.env, PCAP_API: stack.apiUrl } },
+    );
+    expect(viaPlugin.stderr).toBe('');
+    expect(viaPlugin.code).toBe(0);
+    expect(viaPlugin.stdout.toString()).toMatch(
+      new RegExp(`${id}\\s+web-app\\s+cron '0 3 \\* \\* \\*' Europe/Berlin\\s+20s`),
+    );
+    expect(viaPlugin.record.calls.map((c) => c.method)).toEqual(ALLOWED_CALLS);
+
+    expect(await ok(['schedule', 'pause', id])).toMatch(
+      new RegExp(`^Schedule ${id} paused\\.\\n[^]*state:\\s+paused`),
+    );
+    expect(await ok(['schedule', 'resume', id])).toMatch(/state:\s+active\n/);
+    expect(await ok(['schedule', 'delete', id])).toBe(
+      `Schedule ${id} deleted (its stored captures stay in the sink).\n`,
+    );
+    const gone = await run(['schedule', 'show', id]);
+    expect(gone.code).toBe(5);
+    expect(gone.stderr).toBe(`pcap: Schedule '${id}' not found.\n`);
+    expect(await ok(['schedule', 'list'])).not.toContain(id);
+  }, 30000);
+
+  it.each([
+    [
+      'a bad cron: the API message',
+      '--cron|61 * * * *|--duration|10|--sink|archive',
+      9,
+      "cron: '61 * * * *' is not a valid cron expression",
+    ],
+    [
+      'an unknown sink',
+      '--at|+1h|--duration|10|--sink|nowhere',
+      9,
+      "sink: 'nowhere' is not configured; configured sinks: archive",
+    ],
+    ['a past time', '--at|2020-01-01T00:00:00Z|--duration|10|--sink|archive', 9, 'is in the past'],
+    ['over a limit', '--at|+1h|--duration|1h|--sink|archive', 8, 'max_duration_seconds'],
+    [
+      'neither --at nor --cron',
+      '--duration|10|--sink|archive',
+      2,
+      'give exactly one of --at TIME and --cron EXPR',
+    ],
+  ])('create with %s (%s) exits %d', async (_, extra, code, message) => {
+    const args = ['schedule', 'create', 'web-app', ...extra.split('|')];
+    const r = await run(args);
+    expect(r.stderr).toContain(message);
+    expect(r.code).toBe(code);
+  });
+
+  it('refusals of the other commands: unknown app, unknown sink, bad id, no schedules on the API', async () => {
+    const noApp = await run([
+      'schedule',
+      'create',
+      'nope',
+      '--at',
+      '+1h',
+      '--duration',
+      '10',
+      '--sink',
+      'archive',
+    ]);
+    expect(noApp.stderr).toContain("App 'nope' not found in space 'dev'.");
+    expect(noApp.code).toBe(5);
+    const noSink = await run(['stored', 'list', 'web-app', '--sink', 'nowhere']);
+    expect(noSink.stderr).toContain("no sink named 'nowhere' is configured (configured: archive)");
+    expect(noSink.code).toBe(9);
+    const badId = await run(['schedule', 'runs', 'x']);
+    expect(badId.stderr).toContain("'x' is not a schedule id");
+    expect(badId.code).toBe(9);
+    const usage = await run(['stored', 'download', 'web-app']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--sink NAME is required');
+
+    const plain = await stack.startExtraApi();
+    const off = await run(['schedule', 'list'], plain);
+    expect(off.stderr).toMatch(
+      /^pcap: scheduled captures are not enabled on this pcap API \(http:\/\/127\.0\.0\.1:\d+\); ask its operator\n$/,
+    );
+    expect(off.code).toBe(11);
+  }, 30000);
+
+  it('the plugin metadata lists the schedule and stored commands; help texts', async () => {
+    const meta = await fake.run(plugin, ['SendMetadata'], { loggedIn: false, apiEndpoint: '' });
+    expect(meta.code).toBe(0);
+    const usage = (meta.record.metadata as { Commands: Array<{ UsageDetails: { Usage: string } }> })
+      .Commands[0]!.UsageDetails.Usage;
+    for (const line of [
+      'cf pcap schedule create APP (--at TIME | --cron EXPR',
+      'cf pcap schedule runs ID [--limit N]',
+      'cf pcap stored download APP CAPTURE_ID [PART]',
+    ])
+      expect(usage).toContain(line);
+    expect(await ok(['schedule', '-h'])).toContain('pcap schedule list [APP]');
+    expect(await ok(['schedule', 'create', '-h'])).toMatch(/--cron EXPR\s+run by a cron expression/);
+    expect(await ok(['stored', 'download', '-h'])).toMatch(/--url\s+print a short-lived presigned URL/);
+  });
+});
