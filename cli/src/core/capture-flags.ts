@@ -38,7 +38,7 @@ export const CAPTURE_FLAGS: readonly FlagSpec[] = [
   {
     long: 'sink',
     value: 'NAME',
-    help: 'send the capture to the operator-configured sink NAME (e.g. an S3 bucket) instead of here',
+    help: "also store the capture in the operator-configured sink NAME (an S3 bucket; see 'stored')",
   },
   { long: 'force', help: 'overwrite FILE if it exists' },
   {

@@ -39,7 +39,7 @@ export const COMMON_FLAGS: readonly FlagSpec[] = [
   { long: 'help', short: 'h', help: 'show this help' },
 ];
 
-const CREATE_FLAGS: readonly FlagSpec[] = [
+export const CREATE_FLAGS: readonly FlagSpec[] = [
   {
     long: 'at',
     value: 'TIME',
