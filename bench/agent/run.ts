@@ -13,7 +13,7 @@
  *
  * Usage (as root): node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/agent/run.ts
  *   [--rates 100000,200000,300000,0] [--immediate-rates 50000,100000,200000] [--seconds 2]
- *   [--rss-pps 20000] [--rss-seconds 3]          (rate 0 = unpaced; --immediate-rates '' skips immediate mode)
+ *   [--rss-pps 20000] [--rss-seconds 3] [--isolation process|in-process]          (rate 0 = unpaced; --immediate-rates '' skips immediate mode)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +36,8 @@ const immediateRates = listOf(argOf('--immediate-rates', '50000,100000,200000'))
 const seconds = Number(argOf('--seconds', '2'));
 const rssPps = Number(argOf('--rss-pps', '20000'));
 const rssSeconds = Number(argOf('--rss-seconds', '3'));
+/** The agent's capture.isolation: `process` (a worker process per capture, the default) or `in-process`. */
+const isolation = argOf('--isolation', 'process');
 /**
  * Node flags for the agent (space-separated). Default: the production start line's (`npm run start:agent`):
  * a 2 MiB young-generation semi-space keeps V8 from growing it to 16 MiB under the batch allocations.
@@ -245,7 +247,7 @@ async function startAgent(immediate: boolean, certs: string): Promise<Agent> {
         client_ca: join(certs, 'ca.crt'),
       },
       cell: { name: 'bench-cell/0', container_store: cell.storeFile, runc_root: cell.runcRoot },
-      capture: { immediate, block_timeout_ms: 50, max_concurrent: 10, drain_timeout_seconds: 5 },
+      capture: { immediate, isolation, block_timeout_ms: 50, max_concurrent: 10, drain_timeout_seconds: 5 },
     }),
   );
   const child = track(

@@ -367,6 +367,7 @@ describe('pcap-agent job', () => {
     'capture.max_concurrent': 4,
     'capture.immediate': true,
     'capture.block_timeout_ms': 100,
+    'capture.isolation': 'in-process',
     'capture.max_duration_seconds': 1800,
     'capture.drain_timeout_seconds': 20,
     'queue.high_watermark': 16_777_216,

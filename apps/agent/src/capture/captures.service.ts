@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { IsolatedCapture } from '@pcap/capture';
+import { IsolatedCapture, LiveCapture, type LiveCaptureOptions, type PacketSource } from '@pcap/capture';
 
 import { AgentConfig } from '../config/agent-config';
 import { AgentMetrics } from '../metrics/agent-metrics';
@@ -64,8 +64,7 @@ export class CapturesService implements BeforeApplicationShutdown {
     try {
       const target = await this.resolver.resolve(request.target);
       if (this.draining) throw new AgentDrainingError('the agent is shutting down');
-      // One worker process per capture: a fault in it ends that capture only, never the agent or the others.
-      const live = await IsolatedCapture.open({
+      const options: LiveCaptureOptions = {
         device: request.device,
         netns: target.netns,
         // In a container's namespace the agent's own stream is not visible; on the host it must be excluded.
@@ -74,7 +73,12 @@ export class CapturesService implements BeforeApplicationShutdown {
         bufferSize: request.bufferSize,
         immediate: this.config.capture.immediate,
         timeoutMs: this.config.capture.block_timeout_ms,
-      });
+      };
+      // By default one worker process per capture: a fault in it ends that capture only, never the agent or others.
+      const live: PacketSource =
+        this.config.capture.isolation === 'process'
+          ? await IsolatedCapture.open(options)
+          : LiveCapture.open(options);
       const cell = this.config.cell.name ?? hostname();
       description = describe(target, request, cell);
       try {

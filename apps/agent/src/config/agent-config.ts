@@ -63,6 +63,12 @@ const schema = z
          */
         immediate: z.boolean().default(false),
         block_timeout_ms: positiveInt.max(10000).default(50),
+        /**
+         * `process` (default): every capture runs in its own `pcap_capture_worker` process, so a crash in libpcap or
+         * native code ends that capture only. `in-process`: captures run inside the agent (no extra process per
+         * capture: a little less CPU and memory per capture, but a native crash takes the agent down).
+         */
+        isolation: z.enum(['process', 'in-process']).default('process'),
         /** Upper bound of one capture's duration; absent = unbounded (until the API stops it). */
         max_duration_seconds: positiveInt.optional(),
         drain_timeout_seconds: positiveInt.max(3600).default(10),
