@@ -42,6 +42,7 @@ describe('AgentConfig', () => {
       buffer_size_max: 64 << 20,
       max_concurrent: 10,
       immediate: false,
+      isolation: 'process',
       block_timeout_ms: 50,
       drain_timeout_seconds: 10,
     });
