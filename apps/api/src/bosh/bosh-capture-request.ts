@@ -2,7 +2,12 @@ import { z } from 'zod';
 
 import type { ApiConfig } from '../config/api-config';
 import { BadCaptureRequestError } from '../http/api.errors';
-import { type CaptureOptions, issues, validateCaptureOptions } from '../captures/capture-request';
+import {
+  captureOptionFields,
+  type CaptureOptions,
+  issues,
+  validateCaptureOptions,
+} from '../captures/capture-request';
 
 /** BOSH names: deployments, instance groups (jobs) and instance ids. */
 const BOSH_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -13,13 +18,7 @@ const bodySchema = z.strictObject({
   groups: z.array(z.string().regex(BOSH_NAME, 'must be an instance group name')).min(1).max(100),
   /** Instance ids (UUIDs) within the groups; absent = every instance of the groups. */
   instances: z.array(z.string().regex(BOSH_NAME, 'must be a BOSH instance id')).min(1).max(10_000).optional(),
-  device: z.string().optional(),
-  filter: z.string().optional(),
-  snaplen: z.number().int().optional(),
-  duration_seconds: z.number().int().positive().optional(),
-  max_packets: z.number().int().positive().optional(),
-  max_bytes: z.number().int().positive().optional(),
-  format: z.enum(['pcapng', 'pcap']).optional(),
+  ...captureOptionFields,
 });
 
 /** A validated BOSH capture request. */

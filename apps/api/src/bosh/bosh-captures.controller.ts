@@ -67,21 +67,8 @@ export class BoshCapturesController {
           `the limit limits.instances_per_capture is ${limit}: choose instances.`,
       );
     }
-    const owner = boshOwner(principal);
-    const slot = this.registry.reserve(owner.userId);
-    let started;
-    try {
-      started = await this.runner.start(
-        owner,
-        request,
-        planForBosh(request.deployment, request.groups, targets),
-        requestId,
-        slot,
-      );
-    } catch (err) {
-      slot.release();
-      throw err;
-    }
+    const plan = planForBosh(request.deployment, request.groups, targets);
+    const started = await this.runner.reserveAndStart(boshOwner(principal), request, plan, requestId);
     await sendCapture(reply, started, requestId);
   }
 

@@ -8,6 +8,17 @@ import type { CaptureFormat } from '@pcap/sinks';
 const GUID = /^[0-9a-fA-F-]{8,64}$/;
 const PROCESS_TYPE = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** The capture options of every capture request body (apps and BOSH VMs), before defaults and limits. */
+export const captureOptionFields = {
+  device: z.string().optional(),
+  filter: z.string().optional(),
+  snaplen: z.number().int().optional(),
+  duration_seconds: z.number().int().positive().optional(),
+  max_packets: z.number().int().positive().optional(),
+  max_bytes: z.number().int().positive().optional(),
+  format: z.enum(['pcapng', 'pcap']).optional(),
+};
+
 /** `POST /captures` JSON body. Unknown keys are refused so a typo never silently captures something else. */
 const bodySchema = z.strictObject({
   app_guid: z.string().regex(GUID, 'must be a GUID').optional(),
@@ -17,13 +28,7 @@ const bodySchema = z.strictObject({
   instances: z
     .union([z.literal('all'), z.array(z.number().int().min(0).max(100_000)).min(1).max(10_000)])
     .optional(),
-  device: z.string().optional(),
-  filter: z.string().optional(),
-  snaplen: z.number().int().optional(),
-  duration_seconds: z.number().int().positive().optional(),
-  max_packets: z.number().int().positive().optional(),
-  max_bytes: z.number().int().positive().optional(),
-  format: z.enum(['pcapng', 'pcap']).optional(),
+  ...captureOptionFields,
   /** A configured storage sink (by name) that also receives the capture. */
   sink: z.string().min(1).max(63).optional(),
 });

@@ -59,6 +59,25 @@ export class CaptureRunner {
     private readonly metrics: ApiMetrics,
   ) {}
 
+  /**
+   * Takes a concurrency slot for the principal (TooManyCapturesError naming the limit, or DrainingError), then
+   * {@link start}s; the slot is released when the start fails and when the capture ends.
+   */
+  async reserveAndStart(
+    principal: UaaPrincipal,
+    request: CaptureOptions,
+    plan: CapturePlan,
+    requestId: string,
+  ): Promise<StartedCapture> {
+    const slot = this.registry.reserve(principal.userId);
+    try {
+      return await this.start(principal, request, plan, requestId, slot);
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
+  }
+
   async start(
     principal: UaaPrincipal,
     request: CaptureOptions,

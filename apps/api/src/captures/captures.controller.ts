@@ -86,14 +86,7 @@ export class CapturesController {
   ): Promise<void> {
     const requestId = requestIdOf(req);
     const targets = await this.planner.plan(principal, request, requestId);
-    const slot = this.registry.reserve(principal.userId);
-    let started;
-    try {
-      started = await this.runner.start(principal, request, planForApp(targets), requestId, slot);
-    } catch (err) {
-      slot.release();
-      throw err;
-    }
+    const started = await this.runner.reserveAndStart(principal, request, planForApp(targets), requestId);
     await sendCapture(reply, started, requestId);
   }
 }
