@@ -212,5 +212,15 @@ describe('release layout', () => {
     const packaging = readFileSync(join(RELEASE, 'packages', 'pcap', 'packaging'), 'utf8');
     expect(packaging).toContain('nest build api');
     expect(packaging).toContain('nest build agent');
+    // Every target of the native build (the addon and the capture worker executable) is installed.
+    const gyp = JSON.parse(
+      readFileSync(join(RELEASE, '..', 'libs', 'capture', 'native', 'binding.gyp'), 'utf8'),
+    ) as {
+      targets: { target_name: string; type?: string }[];
+    };
+    const built = gyp.targets.map((t) => (t.type === 'executable' ? t.target_name : `${t.target_name}.node`));
+    expect(built).toEqual(['pcap_capture.node', 'pcap_capture_worker']);
+    for (const file of built)
+      expect([file, packaging.includes(`build/Release/${file}`)]).toEqual([file, true]);
   });
 });
