@@ -60,22 +60,8 @@ module PropertyLookup
   end
 end
 
-# A link as templates see it: instances and the providing job's properties.
-class Link
-  attr_reader :instances
-
-  def initialize(name, data)
-    @name = name
-    @properties = data.fetch('properties', {})
-    @instances = data.fetch('instances', []).map { |i| OpenStruct.new(i) }
-  end
-
-  def address
-    raise "link '#{@name}' has no instances" if @instances.empty?
-
-    @instances.first.address
-  end
-
+# BOSH's p() and if_p() over @properties, for a job's templates and for a link's properties alike.
+module PropertyAccess
   def p(*args)
     names = Array(args[0])
     names.each do |name|
@@ -94,6 +80,25 @@ class Link
     yield(*values)
     ActiveElseBlock.new(false)
   end
+end
+
+# A link as templates see it: instances and the providing job's properties.
+class Link
+  attr_reader :instances
+
+  def initialize(name, data)
+    @name = name
+    @properties = data.fetch('properties', {})
+    @instances = data.fetch('instances', []).map { |i| OpenStruct.new(i) }
+  end
+
+  def address
+    raise "link '#{@name}' has no instances" if @instances.empty?
+
+    @instances.first.address
+  end
+
+  include PropertyAccess
 end
 
 # The binding templates are evaluated in: p, if_p, spec, link, if_link.
@@ -127,24 +132,7 @@ class EvaluationContext
                     .to_h { |name, data| [name, Link.new(name, data)] }
   end
 
-  def p(*args)
-    names = Array(args[0])
-    names.each do |name|
-      value = PropertyLookup.dig(@properties, name)
-      return value unless value.nil?
-    end
-    return args[1] if args.length == 2
-
-    raise UnknownProperty, names
-  end
-
-  def if_p(*names)
-    values = names.map { |name| PropertyLookup.dig(@properties, name) }
-    return ActiveElseBlock.new(true) if values.any?(&:nil?)
-
-    yield(*values)
-    ActiveElseBlock.new(false)
-  end
+  include PropertyAccess
 
   def link(name)
     @links.fetch(name) { raise UnknownLink, name }
