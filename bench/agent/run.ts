@@ -13,7 +13,7 @@
  *
  * Usage (as root): node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/agent/run.ts
  *   [--rates 100000,200000,300000,0] [--immediate-rates 50000,100000,200000] [--seconds 2]
- *   [--rss-pps 20000] [--rss-seconds 3] [--isolation process|in-process]          (rate 0 = unpaced; --immediate-rates '' skips immediate mode)
+ *   [--rss-pps 20000] [--rss-seconds 3] [--isolation process|in-process] [--gc-pacing-bytes N]          (rate 0 = unpaced; --immediate-rates '' skips immediate mode)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +43,10 @@ const isolation = argOf('--isolation', 'process');
  * a 2 MiB young-generation semi-space keeps V8 from growing it to 16 MiB under the batch allocations.
  */
 const agentNodeOptions = listOrEmpty(argOf('--agent-node-options', '--max-semi-space-size=2'));
+/** The agent's capture.gc_pacing_bytes; absent = the agent's default. */
+const gcPacingBytes = args.includes('--gc-pacing-bytes')
+  ? Number(argOf('--gc-pacing-bytes', '0'))
+  : undefined;
 const CAPTURES = 5;
 const PAYLOAD = 64; // 14 Ethernet + 20 IPv4 + 8 UDP + 64 = 106-byte frames
 const PORT = 9123;
@@ -247,7 +251,14 @@ async function startAgent(immediate: boolean, certs: string): Promise<Agent> {
         client_ca: join(certs, 'ca.crt'),
       },
       cell: { name: 'bench-cell/0', container_store: cell.storeFile, runc_root: cell.runcRoot },
-      capture: { immediate, isolation, block_timeout_ms: 50, max_concurrent: 10, drain_timeout_seconds: 5 },
+      capture: {
+        immediate,
+        isolation,
+        block_timeout_ms: 50,
+        max_concurrent: 10,
+        drain_timeout_seconds: 5,
+        ...(gcPacingBytes !== undefined ? { gc_pacing_bytes: gcPacingBytes } : {}),
+      },
     }),
   );
   const child = track(

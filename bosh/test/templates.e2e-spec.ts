@@ -368,6 +368,7 @@ describe('pcap-agent job', () => {
     'capture.immediate': true,
     'capture.block_timeout_ms': 100,
     'capture.isolation': 'in-process',
+    'capture.gc_pacing_bytes': 8_388_608,
     'capture.max_duration_seconds': 1800,
     'capture.drain_timeout_seconds': 20,
     'queue.high_watermark': 16_777_216,

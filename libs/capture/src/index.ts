@@ -14,6 +14,7 @@ export {
 } from './engine/capture-options';
 export { LiveCapture } from './engine/live-capture';
 export { IsolatedCapture } from './engine/isolated-capture';
+export { GcPacer } from './engine/gc-pacer';
 export type { CaptureStats, PacketSource } from './engine/packet-source';
 export { compileFilter, libpcapVersion, LINKTYPE_ETHERNET } from './engine/bpf-filter';
 export { listDevices, type DeviceInfo } from './engine/devices';

@@ -12,6 +12,7 @@ import {
   type ControlMessage,
   type ControlMessageFields,
   type ControlMessageType,
+  type GcPacer,
   type PacketBatch,
   type PacketSource,
 } from '@pcap/capture';
@@ -49,6 +50,8 @@ export interface CaptureSessionOptions {
   /** Bytes queued for the reader above which packets are discarded, and at or below which that stops. */
   readonly highWatermark: number;
   readonly lowWatermark: number;
+  /** Told of every batch's bytes (shared by the agent's sessions). */
+  readonly gcPacer?: GcPacer;
 }
 
 /** What waits for the reader: a run of EPBs (`count` > 0) or a block that is never discarded. */
@@ -185,6 +188,7 @@ export class CaptureSession {
 
   private onBatch(batch: PacketBatch): void {
     if (this.done) return;
+    this.opts.gcPacer?.account(batch.data.length);
     this.delivered += batch.count;
     if (this.limitHit) {
       this.beyondLimit += batch.count;

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { IsolatedCapture, LiveCapture, type LiveCaptureOptions, type PacketSource } from '@pcap/capture';
+import {
+  GcPacer,
+  IsolatedCapture,
+  LiveCapture,
+  type LiveCaptureOptions,
+  type PacketSource,
+} from '@pcap/capture';
 
 import { AgentConfig } from '../config/agent-config';
 import { AgentMetrics } from '../metrics/agent-metrics';
@@ -33,12 +39,18 @@ export class CapturesService implements BeforeApplicationShutdown {
   /** Slots taken by captures that are resolving their target, so the limit holds across awaits. */
   private starting = 0;
   private draining = false;
+  private readonly gcPacer: GcPacer;
 
   constructor(
     @Inject(AgentConfig) private readonly config: AgentConfig,
     private readonly resolver: TargetResolver,
     private readonly metrics: AgentMetrics,
-  ) {}
+  ) {
+    this.gcPacer = new GcPacer(config.capture.gc_pacing_bytes);
+    if (config.capture.gc_pacing_bytes > 0 && !this.gcPacer.enabled) {
+      this.logger.warn('capture.gc_pacing_bytes is set but V8 does not expose gc(): GC pacing is off');
+    }
+  }
 
   get isDraining(): boolean {
     return this.draining;
@@ -95,6 +107,7 @@ export class CapturesService implements BeforeApplicationShutdown {
           maxBytes: request.maxBytes,
           highWatermark: this.config.queue.high_watermark,
           lowWatermark: this.config.queue.low_watermark,
+          gcPacer: this.gcPacer,
         });
       } catch (err) {
         // Nothing may stay open when start() throws.

@@ -44,6 +44,7 @@ describe('AgentConfig', () => {
       immediate: false,
       isolation: 'process',
       block_timeout_ms: 50,
+      gc_pacing_bytes: 1 << 20,
       drain_timeout_seconds: 10,
     });
     expect(config.queue).toEqual({ high_watermark: 8 << 20, low_watermark: 4 << 20 });

@@ -69,6 +69,17 @@ const schema = z
          * capture: a little less CPU and memory per capture, but a native crash takes the agent down).
          */
         isolation: z.enum(['process', 'in-process']).default('process'),
+        /**
+         * A young-generation GC after every this many bytes of packet data (all captures together), so that dead
+         * packet buffers (memory outside the V8 heap) are freed while young instead of piling up; 0 = off
+         * (libs/capture GcPacer, docs/agent.md).
+         */
+        gc_pacing_bytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(1 << 30)
+          .default(1 << 20),
         /** Upper bound of one capture's duration; absent = unbounded (until the API stops it). */
         max_duration_seconds: positiveInt.optional(),
         drain_timeout_seconds: positiveInt.max(3600).default(10),
