@@ -17,7 +17,7 @@
  *
  * Usage (as root): node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/api/run.ts
  *   [--rates 100000,200000,300000,0] [--seconds 2] [--fan-in-pps 10000] [--fan-in-seconds 3]
- *   [--isolation process|in-process]   (rate 0 = unpaced)
+ *   [--isolation process|in-process] [--gc-pacing-bytes N]   (rate 0 = unpaced)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +41,10 @@ const fanInPps = Number(argOf('--fan-in-pps', '10000'));
 const fanInSeconds = Number(argOf('--fan-in-seconds', '3'));
 /** The agents' capture.isolation: `process` (a worker process per capture, the default) or `in-process`. */
 const isolation = argOf('--isolation', 'process');
+/** The agents' capture.gc_pacing_bytes and the API's stream.gc_pacing_bytes; absent = their defaults. */
+const gcPacing = args.includes('--gc-pacing-bytes')
+  ? { gc_pacing_bytes: Number(argOf('--gc-pacing-bytes', '0')) }
+  : {};
 const AGENT_NODE_OPTIONS = ['--max-semi-space-size=2']; // as `npm run start:agent`
 const PER_CELL = 5;
 const PAYLOAD = 64; // 14 Ethernet + 20 IPv4 + 8 UDP + 64 = 106-byte frames
@@ -434,7 +438,13 @@ async function main(): Promise<void> {
             client_ca: join(certs, 'ca.crt'),
           },
           cell: { name: `bench-cell/${i}`, container_store: cell.storeFile, runc_root: cell.runcRoot },
-          capture: { isolation, block_timeout_ms: 50, max_concurrent: 20, drain_timeout_seconds: 5 },
+          capture: {
+            isolation,
+            block_timeout_ms: 50,
+            max_concurrent: 20,
+            drain_timeout_seconds: 5,
+            ...gcPacing,
+          },
         },
         AGENT_NODE_OPTIONS,
       ),
@@ -476,6 +486,7 @@ async function main(): Promise<void> {
         },
       },
       logging: { format: 'json' },
+      stream: { ...gcPacing },
     },
     [],
   );

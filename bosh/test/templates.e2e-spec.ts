@@ -124,6 +124,7 @@ describe('pcap-api job', () => {
     'limits.snaplen_max': 9000,
     'stream.high_watermark_bytes': 16_777_216,
     'stream.low_watermark_bytes': 8_388_608,
+    'stream.gc_pacing_bytes': 2_097_152,
     drain_timeout_seconds: 60,
     'cli.binaries_dir': '/var/vcap/packages/pcap-cli/bin',
     'logging.format': 'text',

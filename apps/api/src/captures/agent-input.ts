@@ -1,7 +1,13 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import { Readable } from 'node:stream';
 
-import { type ControlMessageFields, encodeControlMessage, encodeSectionHeader, nowNs } from '@pcap/capture';
+import {
+  type ControlMessageFields,
+  encodeControlMessage,
+  encodeSectionHeader,
+  type GcPacer,
+  nowNs,
+} from '@pcap/capture';
 
 const SECTION_HEADER_BLOCK = 0x0a0d0d0a;
 /** A block longer than this from an agent is treated as a broken stream. */
@@ -17,6 +23,8 @@ export interface AgentInputOptions {
   readonly fields: ControlMessageFields;
   /** Called once when the agent's stream ended early (after the message was queued). */
   readonly onLost?: (reason: string) => void;
+  /** Told of every chunk's bytes (shared by all captures). */
+  readonly gcPacer?: GcPacer;
 }
 
 /**
@@ -63,6 +71,7 @@ export class AgentInput extends Readable {
 
   private onData(chunk: Buffer): void {
     if (this.ended) return;
+    this.options.gcPacer?.account(chunk.length);
     const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     let off = 0;
     while (off + 8 <= data.length) {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { type ControlMessage, mergePcapng, type MergeInput, nowNs } from '@pcap/capture';
+import { type ControlMessage, GcPacer, mergePcapng, type MergeInput, nowNs } from '@pcap/capture';
 import type { UaaPrincipal } from '@pcap/cf';
 import {
   type CaptureRef,
@@ -49,6 +49,7 @@ interface Started {
 @Injectable()
 export class CaptureRunner {
   private readonly logger = new Logger(CaptureRunner.name);
+  private readonly gcPacer: GcPacer;
 
   constructor(
     @Inject(ApiConfig) private readonly config: ApiConfig,
@@ -57,7 +58,12 @@ export class CaptureRunner {
     private readonly audit: CaptureAuditLog,
     private readonly sinks: SinkRegistry,
     private readonly metrics: ApiMetrics,
-  ) {}
+  ) {
+    this.gcPacer = new GcPacer(config.stream.gc_pacing_bytes);
+    if (config.stream.gc_pacing_bytes > 0 && !this.gcPacer.enabled) {
+      this.logger.warn('stream.gc_pacing_bytes is set but V8 does not expose gc(): GC pacing is off');
+    }
+  }
 
   /**
    * Takes a concurrency slot for the principal (TooManyCapturesError naming the limit, or DrainingError), then
@@ -155,6 +161,7 @@ export class CaptureRunner {
         origin: 'api',
         describe: target.description,
         fields: target.messageFields,
+        gcPacer: this.gcPacer,
         onLost: (why) =>
           this.logger.warn(`request ${requestId}: capture ${id}: lost ${target.label}: ${why}`),
       }),

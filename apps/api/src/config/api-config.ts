@@ -126,6 +126,16 @@ const schema = z
         high_watermark_bytes: positiveInt.default(8 << 20),
         /** Bytes below which a congested client stream resumes. */
         low_watermark_bytes: positiveInt.default(4 << 20),
+        /**
+         * A young-generation GC after every this many bytes read from agents (all captures together), so that
+         * dead packet buffers are freed early; 0 = off (libs/capture GcPacer).
+         */
+        gc_pacing_bytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(1 << 30)
+          .default(1 << 20),
       })
       .prefault({})
       .refine((s) => s.low_watermark_bytes < s.high_watermark_bytes, {
