@@ -17,7 +17,7 @@
  *
  * Usage (as root): node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/api/run.ts
  *   [--rates 100000,200000,300000,0] [--seconds 2] [--fan-in-pps 10000] [--fan-in-seconds 3]
- *   [--isolation process|in-process] [--gc-pacing-bytes N]   (rate 0 = unpaced)
+ *   [--isolation process|in-process] [--gc-pacing-bytes N] [--api-node-options '--flag ...']   (rate 0 = unpaced)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,6 +46,10 @@ const gcPacing = args.includes('--gc-pacing-bytes')
   ? { gc_pacing_bytes: Number(argOf('--gc-pacing-bytes', '0')) }
   : {};
 const AGENT_NODE_OPTIONS = ['--max-semi-space-size=2']; // as `npm run start:agent`
+/** Node flags for the API process (space-separated), e.g. `--perf-basic-prof` for profiling; default none. */
+const API_NODE_OPTIONS = argOf('--api-node-options', '')
+  .split(' ')
+  .filter((a) => a !== '');
 const PER_CELL = 5;
 const PAYLOAD = 64; // 14 Ethernet + 20 IPv4 + 8 UDP + 64 = 106-byte frames
 const PORT = 9123;
@@ -488,7 +492,7 @@ async function main(): Promise<void> {
       logging: { format: 'json' },
       stream: { ...gcPacing },
     },
-    [],
+    API_NODE_OPTIONS,
   );
   const agentPids = agents.map((a) => a.pid);
   const one = indexed[0] as (typeof indexed)[number];

@@ -4,15 +4,16 @@
  * SIGINT, then prints {delivered, dropped, cpuUs, maxLoopDelayMs} as JSON on stdout. MODE `live` captures in this
  * process (LiveCapture); `isolated` in a worker process (IsolatedCapture, as the agent does), whose CPU time is
  * added once it has exited.
- * Usage: engine-capture.ts NETNS_PATH DEVICE FILTER OUT IMMEDIATE(0|1) BUFFER_BYTES [MODE]
+ * GC_PACING_BYTES: the consumer tells a GcPacer of every batch, as the agent's sessions do (0 = off).
+ * Usage: engine-capture.ts NETNS_PATH DEVICE FILTER OUT IMMEDIATE(0|1) BUFFER_BYTES [MODE] [GC_PACING_BYTES]
  */
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { IsolatedCapture, LiveCapture, type PacketBatch, type PacketSource } from '@pcap/capture';
+import { GcPacer, IsolatedCapture, LiveCapture, type PacketBatch, type PacketSource } from '@pcap/capture';
 
-const [netns, device, filter, out, immediate, bufferSize, mode] = process.argv.slice(2);
+const [netns, device, filter, out, immediate, bufferSize, mode, gcPacingBytes] = process.argv.slice(2);
 const ticksPerSecond = 100; // Linux USER_HZ
 
 /** CPU of reaped children (the worker, once it has exited), in µs. */
@@ -34,7 +35,9 @@ async function main(): Promise<void> {
   };
   const capture: PacketSource =
     mode === 'isolated' ? await IsolatedCapture.open(options) : LiveCapture.open(options);
+  const pacer = new GcPacer(Number(gcPacingBytes ?? 0));
   capture.on('data', (batch: PacketBatch) => {
+    pacer.account(batch.data.length);
     writeSync(fd, batch.data);
   });
   const cpuStart = process.cpuUsage();

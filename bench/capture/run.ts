@@ -3,7 +3,7 @@
  * test namespace, one after the other at each rate. Prints, per tool, the highest rate with zero kernel drops
  * (every packet sent was captured), CPU µs per packet at each rate, the ratios, and our worst event-loop delay.
  *
- * Usage: npm run bench:capture [-- --rates 50000,100000,0 --seconds 3]   (rate 0 = unpaced)
+ * Usage: npm run bench:capture [-- --rates 50000,100000,0 --seconds 3 --gc-pacing-bytes 1048576 --skip-immediate]   (rate 0 = unpaced)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -20,6 +20,8 @@ interface RunResult {
   dropped: number;
   cpuUsPerPacket: number;
   maxLoopDelayMs?: number;
+  /** Engine runs: packets per batch handed to JavaScript, on average. */
+  packetsPerBatch?: number;
 }
 
 const args = process.argv.slice(2);
@@ -29,6 +31,10 @@ const argOf = (name: string, fallback: string): string => {
 };
 const rates = argOf('--rates', '100000,200000,300000,0').split(',').map(Number);
 const seconds = Number(argOf('--seconds', '3'));
+/** GcPacer budget of the engine's process, as the agent's capture.gc_pacing_bytes (default the same 1 MiB; 0 = off). */
+const gcPacingBytes = argOf('--gc-pacing-bytes', String(1 << 20));
+/** Leaves out the immediate-mode runs (the slowest; not the agent's default). */
+const skipImmediate = args.includes('--skip-immediate');
 const bufferBytes = 2 * 1024 * 1024; // libpcap's and tcpdump's default, for both
 const PAYLOAD = 64; // 14 Ethernet + 20 IPv4 + 8 UDP + 64 = 106-byte frames
 const PORT = 9123;
@@ -137,6 +143,7 @@ async function runEngine(
       // immediate mode gets the engine's snaplen-aware ring (one fixed slot per packet); buffered the same 2 MiB as tcpdump
       String(immediate ? 0 : bufferBytes),
       isolated ? 'isolated' : 'live',
+      gcPacingBytes,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, TS_NODE_BASEURL: jsDir } },
   );
@@ -153,7 +160,13 @@ async function runEngine(
   child.kill('SIGINT');
   await exited;
   const line = stdout.trim().split('\n').pop() ?? '{}';
-  const r = JSON.parse(line) as { delivered: number; dropped: number; cpuUs: number; maxLoopDelayMs: number };
+  const r = JSON.parse(line) as {
+    delivered: number;
+    dropped: number;
+    batches: number;
+    cpuUs: number;
+    maxLoopDelayMs: number;
+  };
   return {
     tool: isolated ? 'engine (isolated)' : immediate ? 'engine (immediate)' : 'engine (buffered)',
     rate,
@@ -163,6 +176,7 @@ async function runEngine(
     dropped: r.dropped,
     cpuUsPerPacket: idle ? r.cpuUs / seconds / 1000 : r.cpuUs / Math.max(r.delivered, 1),
     maxLoopDelayMs: r.maxLoopDelayMs,
+    packetsPerBatch: r.delivered / Math.max(r.batches, 1),
   };
 }
 
@@ -181,7 +195,7 @@ async function main(): Promise<void> {
       `bench/capture: ${PAYLOAD + 42}-byte frames, ${seconds} s per run, kernel buffer ${bufferBytes / 1024} KiB each`,
     );
     console.log(
-      'tool                 target/s   sent/s   captured    dropped  zero-drop  cpu µs/pkt  max loop delay',
+      'tool                 target/s   sent/s   captured    dropped  zero-drop  cpu µs/pkt  max loop delay  pkts/batch',
     );
     const idle = await runEngine(net, 0, false, true);
     console.log(
@@ -190,14 +204,14 @@ async function main(): Promise<void> {
     for (const rate of rates) {
       for (const run of [
         () => runTcpdump(net, rate),
-        () => runEngine(net, rate, true),
+        ...(skipImmediate ? [] : [() => runEngine(net, rate, true)]),
         () => runEngine(net, rate, false),
         () => runEngine(net, rate, false, false, true),
       ]) {
         const r = await run();
         results.push(r);
         console.log(
-          `${r.tool.padEnd(19)} ${(r.rate === 0 ? 'unpaced' : String(r.rate)).padStart(9)} ${r.sentPps.toFixed(0).padStart(8)} ${String(r.captured).padStart(10)} ${String(r.dropped).padStart(10)}  ${(zeroDrop(r) ? 'yes' : 'no').padStart(9)}  ${r.cpuUsPerPacket.toFixed(3).padStart(10)}  ${r.maxLoopDelayMs === undefined ? '' : r.maxLoopDelayMs.toFixed(1) + ' ms'}`,
+          `${r.tool.padEnd(19)} ${(r.rate === 0 ? 'unpaced' : String(r.rate)).padStart(9)} ${r.sentPps.toFixed(0).padStart(8)} ${String(r.captured).padStart(10)} ${String(r.dropped).padStart(10)}  ${(zeroDrop(r) ? 'yes' : 'no').padStart(9)}  ${r.cpuUsPerPacket.toFixed(3).padStart(10)}  ${r.maxLoopDelayMs === undefined ? '' : (r.maxLoopDelayMs.toFixed(1) + ' ms').padStart(14)}${r.packetsPerBatch === undefined ? '' : r.packetsPerBatch.toFixed(0).padStart(12)}`,
         );
       }
     }

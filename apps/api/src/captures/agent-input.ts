@@ -73,15 +73,16 @@ export class AgentInput extends Readable {
     if (this.ended) return;
     this.options.gcPacer?.account(chunk.length);
     const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     let off = 0;
     while (off + 8 <= data.length) {
-      const length = data.readUInt32LE(off + 4);
+      const length = view.getUint32(off + 4, true);
       if (length < 12 || length % 4 !== 0 || length > MAX_BLOCK_BYTES) {
         this.finish(`the agent sent a malformed block (length ${length})`);
         return;
       }
       if (off + length > data.length) break;
-      if (data.readUInt32LE(off) === SECTION_HEADER_BLOCK) this.sawSection = true;
+      if (view.getUint32(off, true) === SECTION_HEADER_BLOCK) this.sawSection = true;
       off += length;
     }
     this.pending = off < data.length ? Buffer.from(data.subarray(off)) : Buffer.alloc(0);

@@ -64,6 +64,8 @@ export interface MergeStats {
 interface RunItem {
   readonly kind: 'run';
   readonly data: Buffer;
+  /** Over `data`, for the per-packet reads. */
+  readonly view: DataView;
   off: number;
   remaining: number;
 }
@@ -349,18 +351,20 @@ export class PcapngMerge extends Readable {
 
   private enqueueRun(input: InputState, data: Buffer, count: number): void {
     const map = input.map;
-    for (let off = 0; off < data.length; off += data.readUInt32LE(off + 4)) {
-      const outId = map[data.readUInt32LE(off + 8)];
+    // DataView reads are single loads once optimised; Buffer#readUInt32LE validates its offset on every call.
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    for (let off = 0; off < data.length; off += view.getUint32(off + 4, true)) {
+      const outId = map[view.getUint32(off + 8, true)];
       if (outId === undefined) throw new RangeError(`input ${input.label}: packet for an unknown interface`);
-      data.writeUInt32LE(outId, off + 8);
-      this.keyAt(data, off);
+      view.setUint32(off + 8, outId, true);
+      this.keyAt(view, off);
       if (this.keyHi > this.maxSeenHi || (this.keyHi === this.maxSeenHi && this.keyLo > this.maxSeenLo)) {
         this.maxSeenHi = this.keyHi;
         this.maxSeenLo = this.keyLo;
       }
     }
     this.updateWindow();
-    input.queue.push({ kind: 'run', data, off: 0, remaining: count });
+    input.queue.push({ kind: 'run', data, view, off: 0, remaining: count });
     input.bufferedBytes += data.length;
     input.bufferedPackets += count;
     if (input.queue.length === 1) this.updateHead(input);
@@ -372,10 +376,10 @@ export class PcapngMerge extends Readable {
   }
 
   /** Sets keyHi/keyLo to the packet's timestamp in ns (32-bit halves) from its (output) interface resolution. */
-  private keyAt(data: Buffer, off: number): void {
-    const tsresol = this.outTsresol[data.readUInt32LE(off + 8)] ?? TSRESOL_NS;
-    const high = data.readUInt32LE(off + 12);
-    const low = data.readUInt32LE(off + 16);
+  private keyAt(view: DataView, off: number): void {
+    const tsresol = this.outTsresol[view.getUint32(off + 8, true)] ?? TSRESOL_NS;
+    const high = view.getUint32(off + 12, true);
+    const low = view.getUint32(off + 16, true);
     if (tsresol === TSRESOL_NS) {
       this.keyHi = high;
       this.keyLo = low;
@@ -397,7 +401,7 @@ export class PcapngMerge extends Readable {
   private updateHead(input: InputState): void {
     const first = input.queue[0];
     if (first?.kind === 'run') {
-      this.keyAt(first.data, first.off);
+      this.keyAt(first.view, first.off);
       input.hasHead = true;
       input.headHi = this.keyHi;
       input.headLo = this.keyLo;
@@ -468,11 +472,12 @@ export class PcapngMerge extends Readable {
     const run = input.queue[0];
     if (run?.kind !== 'run') return;
     const data = run.data;
+    const view = run.view;
     const start = run.off;
     let off = start;
     let released = 0;
     while (run.remaining > 0) {
-      this.keyAt(data, off);
+      this.keyAt(view, off);
       const hi = this.keyHi;
       const lo = this.keyLo;
       if (released > 0 && (hi > boundHi || (hi === boundHi && lo > boundLo))) break;
@@ -482,7 +487,7 @@ export class PcapngMerge extends Readable {
         this.lastHi = hi;
         this.lastLo = lo;
       }
-      off += data.readUInt32LE(off + 4);
+      off += view.getUint32(off + 4, true);
       run.remaining--;
       released++;
     }

@@ -179,4 +179,38 @@ describe('PcapngBlockParser', () => {
     badLen.writeUInt32LE(30, 4);
     expect(() => parseChunks([badLen])).toThrow(/invalid length 30/);
   });
+
+  it('checks every EPB inside a run of packets: a broken one in the middle names its problem', () => {
+    const w = new PcapngWriter();
+    const head = Buffer.concat([
+      w.writeSectionHeader(),
+      w.writeInterface({ linkType: 1, snaplen: 65535 }).block,
+    ]);
+    const run = (): Buffer => Buffer.from(batchOf(udpPackets(5)).data);
+    const third = (data: Buffer): number => {
+      let off = 0;
+      for (let i = 0; i < 2; i++) off += data.readUInt32LE(off + 4);
+      return off;
+    };
+    expect(parseChunks([head, run()]).filter((e) => e.type === 'packets')).toEqual([
+      expect.objectContaining({ count: 5 }),
+    ]);
+
+    const badTrailer = run();
+    const at = third(badTrailer);
+    badTrailer.writeUInt32LE(4, at + badTrailer.readUInt32LE(at + 4) - 4);
+    expect(() => parseChunks([head, badTrailer])).toThrow(/does not match its trailing length 4/);
+
+    const tooLong = run();
+    tooLong.writeUInt32LE(tooLong.readUInt32LE(third(tooLong) + 4), third(tooLong) + 20);
+    expect(() => parseChunks([head, tooLong])).toThrow(/captured length \d+ exceeds its block/);
+
+    const otherInterface = run();
+    otherInterface.writeUInt32LE(1, third(otherInterface) + 8);
+    expect(() => parseChunks([head, otherInterface])).toThrow(/names interface 1, which has no IDB/);
+
+    const oddLength = run();
+    oddLength.writeUInt32LE(oddLength.readUInt32LE(third(oddLength) + 4) + 2, third(oddLength) + 4);
+    expect(() => parseChunks([head, oddLength])).toThrow(/has invalid length/);
+  });
 });

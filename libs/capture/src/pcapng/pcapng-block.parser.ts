@@ -241,10 +241,34 @@ export class PcapngBlockParser {
   }
 
   private parseContiguous(data: Buffer): void {
+    // DataView reads are single loads once optimised; Buffer#readUInt32LE validates its offset on every call.
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     let off = 0;
     let runStart = -1;
     let runCount = 0;
     while (data.length - off >= MIN_BLOCK_LENGTH) {
+      // Fast path for the common case, a run of well-formed EPBs: the same checks as blockLength, checkTrailer and
+      // checkEnhancedPacket (as len - EPB_FIXED_LENGTH is a multiple of 4, captured ≤ it ⇔ pad4(captured) ≤ it).
+      // Anything else, or anything wrong, takes the full path below, which names the problem.
+      if (!this.each && this.sawSection && view.getUint32(off, true) === PcapngBlockType.ENHANCED_PACKET) {
+        const epbLen = view.getUint32(off + 4, true);
+        if (epbLen >= EPB_FIXED_LENGTH && (epbLen & 3) === 0 && epbLen <= this.maxBlockBytes) {
+          if (off + epbLen > data.length) {
+            this.expected = epbLen;
+            break;
+          }
+          if (
+            view.getUint32(off + epbLen - 4, true) === epbLen &&
+            view.getUint32(off + 8, true) < this.interfaceTable.length &&
+            view.getUint32(off + 20, true) <= epbLen - EPB_FIXED_LENGTH
+          ) {
+            if (runStart < 0) runStart = off;
+            runCount++;
+            off += epbLen;
+            continue;
+          }
+        }
+      }
       const len = this.blockLength(data, off);
       if (off + len > data.length) {
         this.expected = len;

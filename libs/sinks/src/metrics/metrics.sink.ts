@@ -114,8 +114,10 @@ export class MetricsSinkHandle implements SinkHandle {
     switch (event.type) {
       case 'packets': {
         let bytes = 0;
-        for (let off = 0; off < event.data.length; off += event.data.readUInt32LE(off + 4)) {
-          bytes += event.data.readUInt32LE(off + 20);
+        const { data } = event;
+        const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+        for (let off = 0; off < data.length; off += view.getUint32(off + 4, true)) {
+          bytes += view.getUint32(off + 20, true);
         }
         this.packets += event.count;
         this.bytes += bytes;
