@@ -46,7 +46,7 @@ describe('cf pcap and pcap end to end', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-e2e-'));
-    built = await buildCliArtifacts(join(dir, 'served'), { sea: false });
+    built = await buildCliArtifacts(join(dir, 'served'), { targets: [] });
     fake = FakeCf.build();
     stack = await CaptureStack.start({
       cliDir: join(dir, 'served'),

@@ -49,7 +49,7 @@ describe('schedule and stored commands end to end', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-sched-'));
-    const built = await buildCliArtifacts(join(dir, 'served'), { sea: false });
+    const built = await buildCliArtifacts(join(dir, 'served'), { targets: [] });
     pcap = built.files.get('pcap.js')!;
     plugin = built.files.get('pcap-cli.js')!;
     fake = FakeCf.build();
