@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -139,6 +140,27 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
     expect(run.stderr).toContain("No space targeted. Use 'cf target -s SPACE'");
     expect(run.code).toBe(4);
     expect(run.record.calls).toEqual(ALLOWED_CALLS.map((method) => ({ method, arg: '' })));
+  });
+
+  it('schedule show/pause/resume/delete/runs ID do not ask cf for the space (no GetCurrentSpace); list APP does', async () => {
+    // A port nothing listens on: the command gets as far as the pcap API (exit 7), not stopped by the missing space.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const api = `http://127.0.0.1:${port}`;
+    const plugin = built.files.get('pcap-cli-linux-amd64')!;
+    const login = ALLOWED_CALLS.filter((m) => m !== 'GetCurrentSpace').map((method) => ({ method, arg: '' }));
+    for (const sub of ['show', 'pause', 'resume', 'delete', 'runs']) {
+      const run = await fake.run(plugin, ['pcap', 'schedule', sub, 'a-schedule-id', '--api', api], NO_SPACE);
+      expect(run.stderr).toContain(`cannot reach the pcap API at ${api}`);
+      expect(run.code).toBe(7);
+      expect(run.record.calls).toEqual(login);
+    }
+    const list = await fake.run(plugin, ['pcap', 'schedule', 'list', 'my-app', '--api', api], NO_SPACE);
+    expect(list.stderr).toContain("No space targeted. Use 'cf target -s SPACE'");
+    expect(list.code).toBe(4);
+    expect(list.record.calls).toEqual(ALLOWED_CALLS.map((method) => ({ method, arg: '' })));
   });
 
   it('cf pcap when cf cannot give a token (RPC error answer): exit 3 naming it', async () => {
