@@ -142,7 +142,7 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
     expect(run.record.calls).toEqual(ALLOWED_CALLS.map((method) => ({ method, arg: '' })));
   });
 
-  it('schedule show/pause/resume/delete/runs ID do not ask cf for the space (no GetCurrentSpace); list APP does', async () => {
+  it('schedule show/pause/resume/delete/runs ID and list do not ask cf for the space (no GetCurrentSpace); list APP does', async () => {
     // A port nothing listens on: the command gets as far as the pcap API (exit 7), not stopped by the missing space.
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
@@ -151,8 +151,8 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
     const api = `http://127.0.0.1:${port}`;
     const plugin = built.files.get('pcap-cli-linux-amd64')!;
     const login = ALLOWED_CALLS.filter((m) => m !== 'GetCurrentSpace').map((method) => ({ method, arg: '' }));
-    for (const sub of ['show', 'pause', 'resume', 'delete', 'runs']) {
-      const run = await fake.run(plugin, ['pcap', 'schedule', sub, 'a-schedule-id', '--api', api], NO_SPACE);
+    for (const args of ['show ID', 'pause ID', 'resume ID', 'delete ID', 'runs ID', 'list']) {
+      const run = await fake.run(plugin, ['pcap', 'schedule', ...args.split(' '), '--api', api], NO_SPACE);
       expect(run.stderr).toContain(`cannot reach the pcap API at ${api}`);
       expect(run.code).toBe(7);
       expect(run.record.calls).toEqual(login);

@@ -159,12 +159,14 @@ export async function scheduleCommand(
 
   if (sub === 'list') {
     if (positionals.length > 1) throw new CliError(ExitCode.USAGE, 'at most one app');
-    const session = await ctx.session();
-    const api = pcapApiOf(session, common, ctx.env);
+    const app = positionals[0];
     let query = '';
-    if (positionals[0] !== undefined) {
-      const found = await findApp(session, positionals[0]);
-      query = `?app_guid=${encodeURIComponent(found.guid)}`;
+    let api: PcapApi;
+    if (app === undefined) api = await apiOf(ctx, common);
+    else {
+      const session = await ctx.session();
+      api = pcapApiOf(session, common, ctx.env);
+      query = `?app_guid=${encodeURIComponent((await findApp(session, app)).guid)}`;
     }
     const body = await pcapApiJson(api, 'GET', `/schedules${query}`, { feature: SCHEDULES_FEATURE });
     const list = listOf(body, 'resources');
