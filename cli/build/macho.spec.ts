@@ -2,6 +2,7 @@ import {
   adhocSign,
   CPU_TYPE_ARM64,
   CS_ADHOC,
+  CS_LINKER_SIGNED,
   MachOError,
   parseMachO,
   readCodeSignature,
@@ -63,7 +64,7 @@ describe('Mach-O ad-hoc signing', () => {
     const info = readCodeSignature(signed);
     expect(info).toMatchObject({
       identifier: 'tool',
-      flags: CS_ADHOC,
+      flags: CS_ADHOC | CS_LINKER_SIGNED,
       hashType: 2,
       pageSize: 4096,
       codeLimit: 0x2160,

@@ -32,9 +32,9 @@ const PAGE_BITS = 12;
 const PAGE_SIZE = 1 << PAGE_BITS;
 const HASH_SIZE = 32;
 
-/** `CS_ADHOC`: signed without an identity; what `codesign --sign -` writes. */
+/** `CS_ADHOC`: signed without an identity (`codesign --sign -` writes this flag alone). */
 export const CS_ADHOC = 0x2;
-/** `CS_LINKER_SIGNED`: what linkers add to CS_ADHOC (Go, ld64, Zig). */
+/** `CS_LINKER_SIGNED`: what linkers add to CS_ADHOC (ld64, Go, Zig, `bun build --compile`). */
 export const CS_LINKER_SIGNED = 0x20000;
 
 export const CPU_TYPE_X86_64 = 0x01000007;
@@ -220,7 +220,11 @@ function signatureSize(codeLimit: number, identifier: string): number {
 export interface AdhocSignOptions {
   /** The signature's identifier (codesign uses the file name). */
   readonly identifier: string;
-  /** CodeDirectory flags; default CS_ADHOC as `codesign --sign -` writes. */
+  /**
+   * CodeDirectory flags; default CS_ADHOC | CS_LINKER_SIGNED: with a CodeDirectory alone (no requirements, no
+   * CMS) this is exactly the signature ld64, Go and Zig write into every Apple silicon binary they link, the
+   * best-proven form (`codesign --sign -` writes CS_ADHOC with an empty requirements blob and CMS wrapper).
+   */
   readonly flags?: number;
 }
 
@@ -259,7 +263,7 @@ export function adhocSign(input: Buffer, options: AdhocSignOptions): Buffer {
   buf.copy(out, 0, 0, codeLimit);
   out.writeUInt32LE(size, sig.commandOffset + 12);
   setLinkeditSize(out, file, linkedit, codeLimit + size - linkedit.fileoff);
-  writeSignature(out, codeLimit, options.identifier, options.flags ?? CS_ADHOC, file);
+  writeSignature(out, codeLimit, options.identifier, options.flags ?? CS_ADHOC | CS_LINKER_SIGNED, file);
   return out;
 }
 
