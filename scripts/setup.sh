@@ -11,10 +11,11 @@ packages=(
   tcpdump        # the reference the engine is compared with (tests, bench)
   iproute2       # test hosts in network namespaces
   runc busybox-static  # simulated Diego cells: real runc containers with a busybox rootfs
-  openssl        # certificates for local mTLS
+  openssl        # certificates for local mTLS; verifies the Node.js Foundation signature of the macOS node (build:cli)
+  file           # CLI tests check the type of every built executable (ELF, Mach-O)
   ca-certificates
   prometheus     # promtool checks the /metrics output of both apps
-  golang-go      # builds the Go net/rpc server that stands in for the cf CLI in plugin tests
+  golang-go      # builds the Go net/rpc server that stands in for the cf CLI in plugin tests, and macho-inspect
   ruby           # renders the BOSH job templates with ERB, as the director does
   postgresql     # scheduled captures with several API instances share a PostgreSQL database
 )

@@ -41,12 +41,14 @@ describe('cf pcap and pcap end to end', () => {
   let stack: CaptureStack;
   /** The plugin as `cf install-plugin` would keep it: downloaded from GET /cli/, mode 0700. */
   let plugin: string;
+  /** The same for the single executable (Node.js SEA, linux-amd64): the runtime the Linux and macOS files ship. */
+  let seaPlugin: string;
   let pcap: string;
   let n = 0;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-e2e-'));
-    built = await buildCliArtifacts(join(dir, 'served'), { sea: false });
+    built = await buildCliArtifacts(join(dir, 'served'), { targets: ['linux-amd64'] });
     fake = FakeCf.build();
     stack = await CaptureStack.start({
       cliDir: join(dir, 'served'),
@@ -58,6 +60,11 @@ describe('cf pcap and pcap end to end', () => {
     mkdirSync(join(dir, 'plugins'));
     writeFileSync(plugin, res.body);
     chmodSync(plugin, 0o700);
+    const sea = await call(`${stack.apiUrl}/cli/pcap-cli-linux-amd64`);
+    expect(sea.status).toBe(200);
+    seaPlugin = join(dir, 'plugins', 'pcap-sea');
+    writeFileSync(seaPlugin, sea.body);
+    chmodSync(seaPlugin, 0o700);
     pcap = built.files.get('pcap.js')!;
   }, 300000);
 
@@ -98,10 +105,14 @@ describe('cf pcap and pcap end to end', () => {
     args: string[],
     during: (child: ChildProcess) => Promise<void>,
     over: Partial<FakeCfState> = {},
+    executable = plugin,
   ): Promise<FakeCfRun> {
     const before = starts();
     let child: ChildProcess | undefined;
-    const run = fake.run(plugin, ['pcap', ...args], state(over), { env: env(), onStart: (c) => (child = c) });
+    const run = fake.run(executable, ['pcap', ...args], state(over), {
+      env: env(),
+      onStart: (c) => (child = c),
+    });
     await started(before);
     await during(child!);
     return run;
@@ -224,6 +235,31 @@ describe('cf pcap and pcap end to end', () => {
       if (e.type === 'statistics') withStats.add(e.interfaceId);
     }
     expect([...withStats].sort()).toEqual([0, 1, 2]);
+  }, 120000);
+
+  it('plugin as the single executable from /cli/ (Node.js SEA): captures the three instances; the first Ctrl-C stops gracefully, the file complete', async () => {
+    const out = file('sea.pcapng');
+    const run = await pluginCapture(
+      ['web-app', '-o', out, '-f', 'udp', '--duration', '60'],
+      async (child) => {
+        await stack.sendToAll(7350, PACKETS);
+        await new Promise((r) => setTimeout(r, 1500));
+        process.kill(-child.pid!, 'SIGINT');
+      },
+      {},
+      seaPlugin,
+    );
+    expect(run.stderr).toContain('stopping: the agents drain');
+    expect(run.stderr).toMatch(/^api \(CAPTURE_STOPPED\): /m);
+    expect(run.code).toBe(0);
+    expect(run.record.calls.map((c) => c.method)).toEqual(ALLOWED_CALLS);
+    const rows = tsharkFields(out, ['frame.interface_description', 'udp.dstport'], 'udp');
+    expect(rows).toHaveLength(3 * PACKETS);
+    for (const i of [0, 1, 2]) {
+      expect(rows.filter((r) => r[0]!.includes(`index=${i} `)).map((r) => r[1])).toEqual(
+        Array<string>(PACKETS).fill(String(7350 + i)),
+      );
+    }
   }, 120000);
 
   it('plugin: Ctrl-C against an API without DELETE /captures/<id> closes the request: exit 0, a valid file', async () => {

@@ -1,10 +1,12 @@
 /**
  * The plugin as the cf CLI runs it, through a Go net/rpc server with the cf CLI's types (cli/test/go/fake-cf):
  * install (`SendMetadata`), uninstall, a command run with every RPC call recorded. Runs the real build output:
- * the Node SEA single executable (linux-x64) and the bundled `#!/usr/bin/env node` file.
+ * the Node SEA single executable (linux-x64, the same pipeline as the macOS ones) and the bundled
+ * `#!/usr/bin/env node` file.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,7 +33,7 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-plugin-'));
     fake = FakeCf.build();
-    built = await buildCliArtifacts(join(dir, 'cli'));
+    built = await buildCliArtifacts(join(dir, 'cli'), { targets: ['linux-amd64'] });
   }, 180000);
 
   afterAll(() => {
@@ -39,8 +41,8 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the build made a single executable for linux-x64 and a JS file with a node shebang', () => {
-    expect(built.singleExecutables).toBe(true);
+  it('the build made a single executable for linux-x64 (Node.js from the npm registry) and a JS file with a node shebang', () => {
+    expect(built.targets).toEqual(['linux-amd64']);
     const exe = built.files.get('pcap-cli-linux-amd64')!;
     expect(execFileSync('file', ['-b', exe], { encoding: 'utf8' })).toMatch(/ELF 64-bit.*x86-64/);
     const js = built.files.get('pcap-cli.js')!;
@@ -138,6 +140,27 @@ describe('cf CLI plugin protocol (Go net/rpc server standing in for cf)', () => 
     expect(run.stderr).toContain("No space targeted. Use 'cf target -s SPACE'");
     expect(run.code).toBe(4);
     expect(run.record.calls).toEqual(ALLOWED_CALLS.map((method) => ({ method, arg: '' })));
+  });
+
+  it('schedule show/pause/resume/delete/runs ID and list do not ask cf for the space (no GetCurrentSpace); list APP does', async () => {
+    // A port nothing listens on: the command gets as far as the pcap API (exit 7), not stopped by the missing space.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const api = `http://127.0.0.1:${port}`;
+    const plugin = built.files.get('pcap-cli-linux-amd64')!;
+    const login = ALLOWED_CALLS.filter((m) => m !== 'GetCurrentSpace').map((method) => ({ method, arg: '' }));
+    for (const args of ['show ID', 'pause ID', 'resume ID', 'delete ID', 'runs ID', 'list']) {
+      const run = await fake.run(plugin, ['pcap', 'schedule', ...args.split(' '), '--api', api], NO_SPACE);
+      expect(run.stderr).toContain(`cannot reach the pcap API at ${api}`);
+      expect(run.code).toBe(7);
+      expect(run.record.calls).toEqual(login);
+    }
+    const list = await fake.run(plugin, ['pcap', 'schedule', 'list', 'my-app', '--api', api], NO_SPACE);
+    expect(list.stderr).toContain("No space targeted. Use 'cf target -s SPACE'");
+    expect(list.code).toBe(4);
+    expect(list.record.calls).toEqual(ALLOWED_CALLS.map((method) => ({ method, arg: '' })));
   });
 
   it('cf pcap when cf cannot give a token (RPC error answer): exit 3 naming it', async () => {

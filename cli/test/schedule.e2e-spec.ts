@@ -49,7 +49,7 @@ describe('schedule and stored commands end to end', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-sched-'));
-    const built = await buildCliArtifacts(join(dir, 'served'), { sea: false });
+    const built = await buildCliArtifacts(join(dir, 'served'), { targets: [] });
     pcap = built.files.get('pcap.js')!;
     plugin = built.files.get('pcap-cli.js')!;
     fake = FakeCf.build();
@@ -57,7 +57,11 @@ describe('schedule and stored commands end to end', () => {
     stack = await CaptureStack.start({
       cliDir: join(dir, 'served'),
       config: {
-        sinks: { archive: s3.sinkConfig() },
+        sinks: {
+          archive: s3.sinkConfig(),
+          // Objects of at most 2 KiB: a few seconds of test traffic make several parts.
+          rotating: s3.sinkConfig({ prefix: 'rot/', rotation: { max_bytes: 2048 } }),
+        },
         schedules: {
           store: { kind: 'sqlite', data_dir: join(dir, 'sched') },
           uaa_client: { id: CLIENT.id, secret: CLIENT.secret },
@@ -233,6 +237,153 @@ describe('schedule and stored commands end to end', () => {
     expect(existsSync(join(dir, 'x'))).toBe(false);
   }, 60000);
 
+  it('stored download --all: every part of a rotated capture into a folder (or onto stdout, or as URLs); no overwrite without --force', async () => {
+    // A live capture of instance 0, also stored in the `rotating` sink, while UDP is sent into the containers.
+    const live = join(dir, 'rotated-live.pcapng');
+    let done = false;
+    const capture = run([
+      'web-app',
+      '-i',
+      '0',
+      '-f',
+      'udp',
+      '--duration',
+      '4',
+      '--sink',
+      'rotating',
+      '-o',
+      live,
+      '-q',
+    ]);
+    const traffic = (async () => {
+      while (!done) {
+        await stack.sendToAll(7400, 10);
+        await sleep(200);
+      }
+    })();
+    const captured = await capture;
+    done = true;
+    await traffic;
+    expect(captured.stderr).toBe('');
+    expect(captured.code).toBe(0);
+    const livePackets = tsharkFields(live, ['udp.dstport']);
+    expect(livePackets.length).toBeGreaterThan(20);
+
+    const listed = JSON.parse(await ok(['stored', 'list', 'web-app', '--sink', 'rotating', '--json'])) as {
+      captures: Array<{ capture_id: string; objects: Array<{ part: number }> }>;
+    };
+    expect(listed.captures).toHaveLength(1);
+    const captureId = listed.captures[0]!.capture_id;
+    const parts = listed.captures[0]!.objects.map((o) => o.part).sort((a, b) => a - b);
+    expect(parts.length).toBeGreaterThan(2);
+    expect(parts).toEqual(parts.map((_, i) => i + 1));
+
+    // Neither PART nor --all: the parts are listed (exit 2); both: exit 2.
+    const which = await run([
+      'stored',
+      'download',
+      'web-app',
+      captureId,
+      '--sink',
+      'rotating',
+      '-o',
+      join(dir, 'y'),
+    ]);
+    expect(which.code).toBe(2);
+    expect(which.stderr).toContain(`capture ${captureId} has ${parts.length} parts (${parts.join(', ')})`);
+    const both = await run([
+      'stored',
+      'download',
+      'web-app',
+      captureId,
+      '2',
+      '--all',
+      '--sink',
+      'rotating',
+      '-o',
+      dir,
+    ]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give either PART or --all');
+
+    // -o DIR (made): one file per part, each a pcapng tshark reads; together exactly the live capture's packets.
+    const folder = join(dir, 'parts');
+    const down = await run([
+      'stored',
+      'download',
+      'web-app',
+      captureId,
+      '--all',
+      '--sink',
+      'rotating',
+      '-o',
+      folder,
+    ]);
+    expect(down.code).toBe(0);
+    expect(down.stderr).toContain(`${parts.length} part(s), `);
+    const names = parts.map((p) => `${captureId}-${String(p).padStart(6, '0')}.pcapng`);
+    expect(readdirSync(folder).sort()).toEqual(names);
+    const perPart = names.map((n) => tsharkFields(join(folder, n), ['udp.dstport']));
+    for (const rows of perPart) expect(rows.length).toBeGreaterThan(0);
+    expect(perPart.flat()).toEqual(livePackets);
+
+    // Again: refused before anything is fetched, naming the files; with --force the same bytes.
+    const bytes = names.map((n) => readFileSync(join(folder, n)));
+    writeFileSync(join(folder, names[0]!), 'old');
+    const again = await run([
+      'stored',
+      'download',
+      'web-app',
+      captureId,
+      '--all',
+      '--sink',
+      'rotating',
+      '-o',
+      folder,
+    ]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`'${join(folder, names[0]!)}'`);
+    expect(again.stderr).toContain('use --force to overwrite');
+    expect(readFileSync(join(folder, names[0]!), 'utf8')).toBe('old');
+    await ok([
+      'stored',
+      'download',
+      'web-app',
+      captureId,
+      '--all',
+      '--sink',
+      'rotating',
+      '-o',
+      folder,
+      '--force',
+    ]);
+    names.forEach((n, i) => expect(readFileSync(join(folder, n)).equals(bytes[i]!)).toBe(true));
+    expect(readdirSync(folder).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+
+    // -o -: the parts one after the other, one pcapng of several sections that tshark reads whole.
+    const piped = await new Promise<Buffer>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [pcap, 'stored', 'download', 'web-app', captureId, '--all', '--sink', 'rotating', '-o', '-'],
+        { env: { ...process.env, CF_HOME: home, PCAP_API: stack.apiUrl }, encoding: 'buffer' },
+        (err, stdout) => (err ? reject(new Error(err.message)) : resolve(stdout)),
+      ),
+    );
+    expect(piped.equals(Buffer.concat(bytes))).toBe(true);
+    const joined = join(dir, 'rotated-joined.pcapng');
+    writeFileSync(joined, piped);
+    expect(tsharkFields(joined, ['udp.dstport'])).toEqual(livePackets);
+
+    // --url: one presigned URL per part, in order.
+    const urls = (
+      await ok(['stored', 'download', 'web-app', captureId, '--all', '--sink', 'rotating', '--url'])
+    )
+      .trim()
+      .split('\n');
+    expect(urls).toHaveLength(parts.length);
+    for (const [i, u] of urls.entries()) expect((await call(u)).body.equals(bytes[i]!)).toBe(true);
+  }, 60000);
+
   it('pause, resume and delete a cron schedule; the plugin lists it with only the five RPC calls', async () => {
     const created = await ok(
       ['schedule', 'create', 'web-app', '--cron', '0 3 * * *', '--timezone', 'Europe/Berlin'].concat([
@@ -289,7 +440,7 @@ describe('schedule and stored commands end to end', () => {
       'an unknown sink',
       '--at|+1h|--duration|10|--sink|nowhere',
       9,
-      "sink: 'nowhere' is not configured; configured sinks: archive",
+      "sink: 'nowhere' is not configured; configured sinks: archive, rotating",
     ],
     ['a past time', '--at|2020-01-01T00:00:00Z|--duration|10|--sink|archive', 9, 'is in the past'],
     ['over a limit', '--at|+1h|--duration|1h|--sink|archive', 8, 'max_duration_seconds'],
@@ -321,7 +472,7 @@ describe('schedule and stored commands end to end', () => {
     expect(noApp.stderr).toContain("App 'nope' not found in space 'dev'.");
     expect(noApp.code).toBe(5);
     const noSink = await run(['stored', 'list', 'web-app', '--sink', 'nowhere']);
-    expect(noSink.stderr).toContain("no sink named 'nowhere' is configured (configured: archive)");
+    expect(noSink.stderr).toContain("no sink named 'nowhere' is configured (configured: archive, rotating)");
     expect(noSink.code).toBe(9);
     const badId = await run(['schedule', 'runs', 'x']);
     expect(badId.stderr).toContain("'x' is not a schedule id");
@@ -347,10 +498,12 @@ describe('schedule and stored commands end to end', () => {
       'cf pcap schedule create APP (--at TIME | --cron EXPR',
       'cf pcap schedule runs ID [--limit N]',
       'cf pcap stored download APP CAPTURE_ID [PART]',
+      'cf pcap stored download APP CAPTURE_ID --all --sink NAME (-o DIR|- [--force] | --url)',
     ])
       expect(usage).toContain(line);
     expect(await ok(['schedule', '-h'])).toContain('pcap schedule list [APP]');
     expect(await ok(['schedule', 'create', '-h'])).toMatch(/--cron EXPR\s+run by a cron expression/);
     expect(await ok(['stored', 'download', '-h'])).toMatch(/--url\s+print a short-lived presigned URL/);
+    expect(await ok(['stored', 'download', '-h'])).toMatch(/--all\s+every part: -o DIR writes/);
   });
 });

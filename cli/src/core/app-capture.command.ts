@@ -12,11 +12,16 @@ import { CliError, ExitCode, type ExitCodeValue } from './cli.errors';
 import { subcommandUsage } from './subcommands';
 
 /** What the cf CLI (plugin RPC) or its config.json (standalone) tells about the logged-in user. */
-export interface CfSession {
+/** The cf CLI's login: what a call to the pcap API needs. */
+export interface CfLogin {
   readonly apiEndpoint: string;
   /** `bearer eyJ…`. */
   readonly accessToken: string;
   readonly sslDisabled: boolean;
+}
+
+/** The login and the targeted space: what an app lookup needs. */
+export interface CfSession extends CfLogin {
   readonly space: { readonly guid: string; readonly name: string };
 }
 

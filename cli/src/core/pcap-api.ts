@@ -1,4 +1,4 @@
-import type { CfSession } from './app-capture.command';
+import type { CfLogin } from './app-capture.command';
 import { pcapApiUrlOf } from './capture-flags';
 import { apiErrorOf } from './capture-run';
 import { CliError, ExitCode } from './cli.errors';
@@ -13,7 +13,7 @@ export interface PcapApi {
 
 /** `--api`, else `PCAP_API`, else the CF API URL with `api.` replaced by `pcap.`. */
 export function pcapApiOf(
-  session: CfSession,
+  session: CfLogin,
   flags: { readonly api: string | undefined; readonly insecure: boolean },
   env: NodeJS.ProcessEnv,
 ): PcapApi {

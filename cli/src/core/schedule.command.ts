@@ -1,4 +1,4 @@
-import type { CfSession } from './app-capture.command';
+import type { CfLogin, CfSession } from './app-capture.command';
 import { lookupApp } from './app-lookup';
 import {
   CAPTURE_FLAGS,
@@ -21,10 +21,13 @@ import {
   text,
 } from './pcap-api';
 
-/** What a subcommand needs from its front end: the session (asked for only when needed), streams, env. */
+/** What a subcommand needs from its front end: the login or session (asked for only when needed), streams, env. */
 export interface SubcommandContext {
   /** `cf pcap` or `pcap`, for help texts. */
   readonly command: string;
+  /** The login without the targeted space (the plugin does not call GetCurrentSpace). */
+  readonly login: () => Promise<CfLogin>;
+  /** The login and the targeted space, for commands naming an APP. */
   readonly session: () => Promise<CfSession>;
   readonly io: CaptureIo;
   readonly env: NodeJS.ProcessEnv;
@@ -156,12 +159,14 @@ export async function scheduleCommand(
 
   if (sub === 'list') {
     if (positionals.length > 1) throw new CliError(ExitCode.USAGE, 'at most one app');
-    const session = await ctx.session();
-    const api = pcapApiOf(session, common, ctx.env);
+    const app = positionals[0];
     let query = '';
-    if (positionals[0] !== undefined) {
-      const found = await findApp(session, positionals[0]);
-      query = `?app_guid=${encodeURIComponent(found.guid)}`;
+    let api: PcapApi;
+    if (app === undefined) api = await apiOf(ctx, common);
+    else {
+      const session = await ctx.session();
+      api = pcapApiOf(session, common, ctx.env);
+      query = `?app_guid=${encodeURIComponent((await findApp(session, app)).guid)}`;
     }
     const body = await pcapApiJson(api, 'GET', `/schedules${query}`, { feature: SCHEDULES_FEATURE });
     const list = listOf(body, 'resources');
@@ -244,7 +249,7 @@ async function apiOf(
   ctx: SubcommandContext,
   common: { api: string | undefined; insecure: boolean },
 ): Promise<PcapApi> {
-  return pcapApiOf(await ctx.session(), common, ctx.env);
+  return pcapApiOf(await ctx.login(), common, ctx.env);
 }
 
 /** The `POST /schedules` body without `app_guid`; usage problems are reported at once (exit 2). */

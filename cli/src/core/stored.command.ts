@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, linkSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, linkSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 import { framerFor } from './block-framer';
@@ -33,6 +33,10 @@ const DOWNLOAD_FLAGS: readonly FlagSpec[] = [
     help: "write the capture to FILE (atomically: a temp file renamed at the end); '-' writes it to stdout",
   },
   CAPTURE_FLAGS.find((f) => f.long === 'force')!,
+  {
+    long: 'all',
+    help: "every part: -o DIR writes DIR/<CAPTURE_ID>-<PART>.pcapng each (DIR made if missing); '-o -' writes them one after the other (a pcapng of several sections, | tshark -r -); with --url one URL per line",
+  },
   { long: 'url', help: 'print a short-lived presigned URL of the object instead of downloading it' },
   ...COMMON_FLAGS,
 ];
@@ -40,6 +44,7 @@ const DOWNLOAD_FLAGS: readonly FlagSpec[] = [
 const USAGES: Readonly<Record<string, string>> = {
   list: 'stored list APP --sink NAME [--json]',
   download: 'stored download APP CAPTURE_ID [PART] --sink NAME (-o FILE|- [--force] | --url)',
+  'download-all': 'stored download APP CAPTURE_ID --all --sink NAME (-o DIR|- [--force] | --url)',
 };
 
 /** The `stored` lines of the usage (plugin metadata, help). */
@@ -51,8 +56,9 @@ export function storedHelp(command: string, sub?: string): string {
     const what =
       sub === 'list'
         ? 'List the captures of an app stored in a sink (scheduled runs, captures sent with --sink).'
-        : 'Download one part of a stored capture (streamed; checked to be whole pcapng). Without PART, the only part.';
-    return `${what}\n\nUSAGE:\n${usage(sub)}\n\nOPTIONS:\n${flagHelp(sub === 'list' ? LIST_FLAGS : DOWNLOAD_FLAGS)}\n`;
+        : 'Download one part of a stored capture (streamed; checked to be whole pcapng). Without PART, the only part;\nwith --all, every part.';
+    const usages = sub === 'list' ? usage(sub) : `${usage('download')}\n${usage('download-all')}`;
+    return `${what}\n\nUSAGE:\n${usages}\n\nOPTIONS:\n${flagHelp(sub === 'list' ? LIST_FLAGS : DOWNLOAD_FLAGS)}\n`;
   }
   return `Stored captures: what scheduled runs and captures with --sink stored in an operator-configured sink.
 
@@ -63,6 +69,7 @@ EXAMPLES:
    ${command} stored list my-app --sink archive
    ${command} stored download my-app 4b7c0e2a-... --sink archive -o run.pcapng
    ${command} stored download my-app 4b7c0e2a-... 2 --sink archive -o - | tshark -r -
+   ${command} stored download my-app 4b7c0e2a-... --all --sink archive -o run-parts/
 
 '${command} stored SUBCOMMAND -h' shows its options.
 `;
@@ -98,14 +105,17 @@ export async function storedCommand(args: readonly string[], ctx: SubcommandCont
   if (part !== undefined && !/^\d{1,6}$/.test(part)) problems.push(`PART: '${part}' is not a part number`);
   const output = flags.get('file')?.[0];
   const url = flags.has('url');
+  const all = flags.has('all');
   if (sub === 'download') {
-    if (url && output !== undefined) problems.push('give either -o FILE or --url');
-    if (!url && output === undefined) problems.push('name the output: -o FILE, or -o - for stdout');
+    if (all && part !== undefined) problems.push('give either PART or --all');
+    if (url && output !== undefined) problems.push(`give either -o ${all ? 'DIR' : 'FILE'} or --url`);
+    if (!url && output === undefined)
+      problems.push(`name the output: -o ${all ? 'DIR' : 'FILE'}, or -o - for stdout`);
     if (output === '-' && ctx.io.stdout.isTTY === true)
       problems.push('stdout is a terminal; pipe it (| tshark -r -) or use -o FILE');
   }
   if (problems.length > 0) throw new CliError(ExitCode.USAGE, problems.join('\n'));
-  if (output !== undefined && output !== '-' && !flags.has('force') && existsSync(output)) {
+  if (!all && output !== undefined && output !== '-' && !flags.has('force') && existsSync(output)) {
     throw new CliError(ExitCode.USAGE, `'${output}' exists; use --force to overwrite it`);
   }
 
@@ -125,6 +135,15 @@ export async function storedCommand(args: readonly string[], ctx: SubcommandCont
   }
 
   const captureId = positionals[1]!;
+  if (all)
+    return downloadAll(
+      api,
+      query,
+      captureId,
+      sink!,
+      { output, url, json: flags.has('json'), force: flags.has('force') },
+      ctx,
+    );
   const partNumber = part === undefined ? await onlyPart(api, query, captureId, sink!) : Number(part);
   const path = `/stored-captures/${encodeURIComponent(captureId)}/${partNumber}?${query}`;
   if (url) {
@@ -143,21 +162,85 @@ export async function storedCommand(args: readonly string[], ctx: SubcommandCont
   return ExitCode.OK;
 }
 
-/** The part to download when none was named: the only one, else a usage error listing them. */
-async function onlyPart(api: PcapApi, query: string, captureId: string, sink: string): Promise<number> {
+/** The part numbers of a stored capture, ascending; exit 5 when the sink holds none. */
+async function partsOf(api: PcapApi, query: string, captureId: string, sink: string): Promise<number[]> {
   const body = await pcapApiJson(api, 'GET', `/stored-captures?${query}`, { feature: STORED_FEATURE });
   const capture = listOf(body, 'captures').find((c) => c.capture_id === captureId);
-  if (capture === undefined) {
+  const parts = (
+    Array.isArray(capture?.objects) ? (capture.objects as Array<Record<string, unknown>>) : []
+  ).map((o) => Number(o.part));
+  if (parts.length === 0) {
     throw new CliError(ExitCode.NOT_FOUND, `No capture ${captureId} is stored in sink '${sink}'.`);
   }
-  const parts = (
-    Array.isArray(capture.objects) ? (capture.objects as Array<Record<string, unknown>>) : []
-  ).map((o) => Number(o.part));
+  return parts.sort((a, b) => a - b);
+}
+
+/** The part to download when none was named: the only one, else a usage error listing them. */
+async function onlyPart(api: PcapApi, query: string, captureId: string, sink: string): Promise<number> {
+  const parts = await partsOf(api, query, captureId, sink);
   if (parts.length === 1) return parts[0]!;
   throw new CliError(
     ExitCode.USAGE,
     `capture ${captureId} has ${parts.length} parts (${parts.join(', ')}); name the PART to download`,
   );
+}
+
+/**
+ * `--all`: every part, in order, into DIR (one file each, each written as one download is; existing files are
+ * refused before the first one is fetched unless --force), onto stdout one after the other, or as presigned URLs.
+ */
+async function downloadAll(
+  api: PcapApi,
+  query: string,
+  captureId: string,
+  sink: string,
+  options: { output: string | undefined; url: boolean; json: boolean; force: boolean },
+  ctx: SubcommandContext,
+): Promise<ExitCodeValue> {
+  const parts = await partsOf(api, query, captureId, sink);
+  const pathOf = (p: number): string => `/stored-captures/${encodeURIComponent(captureId)}/${p}?${query}`;
+  if (options.url) {
+    const urls: unknown[] = [];
+    for (const p of parts) {
+      const body = (await pcapApiJson(api, 'GET', `${pathOf(p)}&presign=true`, {
+        feature: STORED_FEATURE,
+      })) as Record<string, unknown>;
+      if (typeof body?.url !== 'string') throw new CliError(ExitCode.FAILED, 'the pcap API answered no url');
+      urls.push(options.json ? { part: p, ...body } : body.url);
+    }
+    ctx.io.stdout.write(options.json ? `${JSON.stringify(urls, null, 2)}\n` : `${urls.join('\n')}\n`);
+    return ExitCode.OK;
+  }
+  const output = options.output!;
+  const files = parts.map((p) =>
+    output === '-' ? '-' : join(output, `${captureId}-${String(p).padStart(6, '0')}.pcapng`),
+  );
+  if (output !== '-') {
+    const existing = files.filter((f) => existsSync(f));
+    if (existing.length > 0 && !options.force) {
+      throw new CliError(
+        ExitCode.USAGE,
+        `${existing.map((f) => `'${f}'`).join(', ')} exist${existing.length === 1 ? 's' : ''}; use --force to overwrite`,
+      );
+    }
+    try {
+      mkdirSync(output, { recursive: true });
+    } catch (err) {
+      throw new CliError(ExitCode.FAILED, `cannot make folder '${output}': ${(err as Error).message}`);
+    }
+  }
+  let total = 0;
+  for (const [i, p] of parts.entries()) {
+    const size = await download(api, pathOf(p), files[i]!, options.force, ctx);
+    total += size;
+    ctx.io.stderr.write(
+      `${formatBytes(size)} of capture ${captureId} part ${p} → ${files[i] === '-' ? 'stdout' : files[i]}\n`,
+    );
+  }
+  ctx.io.stderr.write(
+    `${parts.length} part(s), ${formatBytes(total)} of capture ${captureId} → ${output === '-' ? 'stdout' : output}\n`,
+  );
+  return ExitCode.OK;
 }
 
 /**

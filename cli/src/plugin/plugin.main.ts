@@ -3,7 +3,14 @@
  * `FILE <port> pcap ARGS...` for `cf pcap`/`cf tcpdump`, and `FILE <port> CLI-MESSAGE-UNINSTALL` on uninstall
  * (reference: cf-cli-plugin.md). Uses only IsLoggedIn, ApiEndpoint, IsSSLDisabled, AccessToken, GetCurrentSpace.
  */
-import { APP_USAGE, appHelp, captureApp, type CfSession, parseAppArgs } from '../core/app-capture.command';
+import {
+  APP_USAGE,
+  appHelp,
+  captureApp,
+  type CfLogin,
+  type CfSession,
+  parseAppArgs,
+} from '../core/app-capture.command';
 import { CAPTURE_FLAGS, flagOptions } from '../core/capture-flags';
 import { checkOutput } from '../core/capture-run';
 import { CliError, ExitCode, type ExitCodeValue } from '../core/cli.errors';
@@ -67,7 +74,8 @@ export async function pluginMain(
     }
     const args = argv.slice(2);
     const session = (): Promise<CfSession> => sessionOf(cf);
-    const sub = runSubcommand(args, { command: 'cf pcap', session, io, env });
+    const login = (): Promise<CfLogin> => loginOf(cf);
+    const sub = runSubcommand(args, { command: 'cf pcap', login, session, io, env });
     if (sub !== undefined) return await sub;
     const parsed = parseAppArgs(args);
     if (parsed === undefined) {
@@ -90,8 +98,14 @@ export async function pluginMain(
   }
 }
 
-/** The logged-in user's session from the cf CLI (IsLoggedIn, ApiEndpoint, IsSSLDisabled, AccessToken, GetCurrentSpace). */
+/** The logged-in user's session from the cf CLI: the login, then GetCurrentSpace. */
 async function sessionOf(cf: CfCliConnection): Promise<CfSession> {
+  const login = await loginOf(cf);
+  return { ...login, space: await cf.currentSpace() };
+}
+
+/** The logged-in user's login from the cf CLI (IsLoggedIn, ApiEndpoint, IsSSLDisabled, AccessToken). */
+async function loginOf(cf: CfCliConnection): Promise<CfLogin> {
   if (!(await cf.isLoggedIn())) {
     throw new CliError(
       ExitCode.NOT_LOGGED_IN,
@@ -112,6 +126,5 @@ async function sessionOf(cf: CfCliConnection): Promise<CfSession> {
     }
     throw err;
   }
-  const space = await cf.currentSpace();
-  return { apiEndpoint, accessToken, sslDisabled, space };
+  return { apiEndpoint, accessToken, sslDisabled };
 }

@@ -40,6 +40,7 @@ export async function pcapMain(
     if (first === 'bosh') return await boshCapture(rest, io, env);
     const sub = runSubcommand(argv, {
       command: 'pcap',
+      login: () => cfSessionFromConfig(cfConfigPath(env)),
       session: () => cfSessionFromConfig(cfConfigPath(env)),
       io,
       env,

@@ -1,0 +1,3 @@
+module macho-inspect
+
+go 1.19
