@@ -34,6 +34,7 @@ import {
   removeSignature,
 } from '../build/macho';
 import { checkNodejsSignature, NODE_VERSION, nodeBinary, type SeaTarget } from '../build/node-runtime';
+import { goBuild } from './support/go-build';
 
 const ROOT = join(__dirname, '..', '..');
 const INSPECT_SOURCE = join(__dirname, 'go', 'macho-inspect');
@@ -62,23 +63,6 @@ const MAC_FILES: ReadonlyArray<readonly [string, SeaTarget, string, string]> = [
   ['pcap-darwin-amd64', 'darwin-amd64', 'CpuAmd64', 'pcap.js'],
 ];
 
-function goBuild(out: string, env: Record<string, string> = {}): void {
-  execFileSync('go', ['build', '-o', out, '.'], {
-    cwd: INSPECT_SOURCE,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      GOCACHE: join(tmpdir(), 'pcap-cli-gocache'),
-      GOPATH: join(tmpdir(), 'pcap-cli-gopath'),
-      GOPROXY: 'off',
-      GOFLAGS: '-mod=mod',
-      GO111MODULE: 'on',
-      CGO_ENABLED: '0',
-      ...env,
-    },
-  });
-}
-
 describe('macOS single executables (built on Linux)', () => {
   let dir: string;
   let built: BuiltCli;
@@ -94,8 +78,8 @@ describe('macOS single executables (built on Linux)', () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-macos-'));
     built = await buildCliArtifacts(join(dir, 'served'), { targets: ['darwin-amd64', 'darwin-arm64'] });
     inspectTool = join(dir, 'macho-inspect');
-    goBuild(inspectTool);
-    goBuild(join(dir, 'macho-inspect-darwin'), { GOOS: 'darwin', GOARCH: 'arm64' });
+    goBuild(INSPECT_SOURCE, inspectTool);
+    goBuild(INSPECT_SOURCE, join(dir, 'macho-inspect-darwin'), { GOOS: 'darwin', GOARCH: 'arm64' });
     goSigned = readFileSync(join(dir, 'macho-inspect-darwin'));
   }, 600000);
 

@@ -306,19 +306,10 @@ describe('schedule and stored commands end to end', () => {
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('give either PART or --all');
 
+    const downloadAll = ['stored', 'download', 'web-app', captureId, '--all', '--sink', 'rotating'];
     // -o DIR (made): one file per part, each a pcapng tshark reads; together exactly the live capture's packets.
     const folder = join(dir, 'parts');
-    const down = await run([
-      'stored',
-      'download',
-      'web-app',
-      captureId,
-      '--all',
-      '--sink',
-      'rotating',
-      '-o',
-      folder,
-    ]);
+    const down = await run([...downloadAll, '-o', folder]);
     expect(down.code).toBe(0);
     expect(down.stderr).toContain(`${parts.length} part(s), `);
     const names = parts.map((p) => `${captureId}-${String(p).padStart(6, '0')}.pcapng`);
@@ -330,33 +321,12 @@ describe('schedule and stored commands end to end', () => {
     // Again: refused before anything is fetched, naming the files; with --force the same bytes.
     const bytes = names.map((n) => readFileSync(join(folder, n)));
     writeFileSync(join(folder, names[0]!), 'old');
-    const again = await run([
-      'stored',
-      'download',
-      'web-app',
-      captureId,
-      '--all',
-      '--sink',
-      'rotating',
-      '-o',
-      folder,
-    ]);
+    const again = await run([...downloadAll, '-o', folder]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain(`'${join(folder, names[0]!)}'`);
     expect(again.stderr).toContain('use --force to overwrite');
     expect(readFileSync(join(folder, names[0]!), 'utf8')).toBe('old');
-    await ok([
-      'stored',
-      'download',
-      'web-app',
-      captureId,
-      '--all',
-      '--sink',
-      'rotating',
-      '-o',
-      folder,
-      '--force',
-    ]);
+    await ok([...downloadAll, '-o', folder, '--force']);
     names.forEach((n, i) => expect(readFileSync(join(folder, n)).equals(bytes[i]!)).toBe(true));
     expect(readdirSync(folder).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
@@ -364,7 +334,7 @@ describe('schedule and stored commands end to end', () => {
     const piped = await new Promise<Buffer>((resolve, reject) =>
       execFile(
         process.execPath,
-        [pcap, 'stored', 'download', 'web-app', captureId, '--all', '--sink', 'rotating', '-o', '-'],
+        [pcap, ...downloadAll, '-o', '-'],
         { env: { ...process.env, CF_HOME: home, PCAP_API: stack.apiUrl }, encoding: 'buffer' },
         (err, stdout) => (err ? reject(new Error(err.message)) : resolve(stdout)),
       ),
@@ -375,11 +345,7 @@ describe('schedule and stored commands end to end', () => {
     expect(tsharkFields(joined, ['udp.dstport'])).toEqual(livePackets);
 
     // --url: one presigned URL per part, in order.
-    const urls = (
-      await ok(['stored', 'download', 'web-app', captureId, '--all', '--sink', 'rotating', '--url'])
-    )
-      .trim()
-      .split('\n');
+    const urls = (await ok([...downloadAll, '--url'])).trim().split('\n');
     expect(urls).toHaveLength(parts.length);
     for (const [i, u] of urls.entries()) expect((await call(u)).body.equals(bytes[i]!)).toBe(true);
   }, 60000);

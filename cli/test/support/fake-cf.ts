@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { goBuild } from './go-build';
+
 const SOURCE = join(__dirname, '..', 'go', 'fake-cf');
 
 export interface FakeCfState {
@@ -42,19 +44,7 @@ export class FakeCf {
   static build(): FakeCf {
     const dir = mkdtempSync(join(tmpdir(), 'cli-fake-cf-'));
     const binary = join(dir, 'fake-cf');
-    execFileSync('go', ['build', '-o', binary, '.'], {
-      cwd: SOURCE,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        GOCACHE: join(tmpdir(), 'pcap-cli-gocache'),
-        GOPATH: join(tmpdir(), 'pcap-cli-gopath'),
-        GOPROXY: 'off',
-        GOFLAGS: '-mod=mod',
-        GO111MODULE: 'on',
-        CGO_ENABLED: '0',
-      },
-    });
+    goBuild(SOURCE, binary);
     return new FakeCf(dir, binary);
   }
 
