@@ -60,3 +60,4 @@ export {
   type MetricsTotals,
 } from './metrics/metrics.sink';
 export { SinkFanOut, type SinkFanOutOptions } from './fan-out/sink-fan-out';
+export { SinkHealth, type SinkHealthOptions, type SinkState } from './health/sink-health';

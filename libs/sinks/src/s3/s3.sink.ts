@@ -45,12 +45,17 @@ export class S3SinkFactory implements SinkFactory<S3SinkConfig> {
     return Promise.resolve(new S3SinkHandle(createS3Client(config), config, capture, this.observer));
   }
 
-  async check(config: S3SinkConfig): Promise<void> {
-    const client = createS3Client(config);
+  /** HeadBucket with the sink's credentials, one attempt. */
+  async check(config: S3SinkConfig, signal?: AbortSignal): Promise<void> {
+    const client = createS3Client(config, { maxAttempts: 1 });
     try {
-      await client.send(new (awsS3().HeadBucketCommand)({ Bucket: config.bucket }));
+      await client.send(
+        new (awsS3().HeadBucketCommand)({ Bucket: config.bucket }),
+        signal === undefined ? {} : { abortSignal: signal },
+      );
     } catch (err) {
-      throw new SinkFailedError(config.name, `bucket '${config.bucket}' is not usable: ${describe(err)}`, {
+      const why = signal?.aborted === true ? describe(signal.reason) : describeS3(err);
+      throw new SinkFailedError(config.name, `bucket '${config.bucket}' is not usable: ${why}`, {
         cause: err,
       });
     } finally {
@@ -475,4 +480,15 @@ class ObjectUpload {
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
+}
+
+/**
+ * An S3 error for people: a HEAD answer has no body, so the SDK's message is often just 'UnknownError'; the error
+ * name (NotFound, Forbidden) and the HTTP status say more.
+ */
+function describeS3(err: unknown): string {
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  if (!(err instanceof Error) || status === undefined) return describe(err);
+  const message = err.message === '' || err.message === 'UnknownError' ? '' : `: ${err.message}`;
+  return `${err.name} (HTTP ${status})${message}`;
 }
