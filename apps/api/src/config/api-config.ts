@@ -166,7 +166,7 @@ const schema = z
       .strictObject({
         /** A storage sink's check (S3: HeadBucket) that has not answered after this long is aborted and reported. */
         sink_check_timeout_seconds: z.number().min(0.1).max(60).default(2),
-        /** A sink's state is reused for this long before `GET /health` or `GET /metrics` checks it again. */
+        /** How long a sink's state is reused (by `/health` and `/metrics`) after its check ended. */
         sink_check_interval_seconds: z.number().min(0).max(3600).default(15),
       })
       .prefault({}),

@@ -71,8 +71,9 @@ export class S3SinkFactory implements SinkFactory<S3SinkConfig> {
  * past `rotation.max_bytes` or is older than `rotation.max_seconds`. With `rotation.ring` only the newest N objects
  * are kept.
  *
- * Backpressure: blocking. `input` waits while lib-storage has `queue_size` parts in flight, so memory stays near
- * `part_size_bytes × (queue_size + 1)` whatever the capture's size.
+ * Backpressure: blocking. `input` waits while lib-storage has `queue_size` parts in flight, so what the upload holds
+ * is bounded by the part size and queue size (lib-storage: up to `part_size_bytes × (queue_size + 2)`, see
+ * docs/sinks.md, Memory) whatever the capture's size.
  *
  * Failure: an object becomes visible only when its upload completes (PutObject or CompleteMultipartUpload); on any
  * failure the open multipart upload is aborted (retried with backoff), `input` is destroyed and `finished()`
