@@ -138,6 +138,8 @@ describe('pcap-api job', () => {
     'bosh.uaa.timeout_seconds': 20,
     'bosh.uaa.issuer': 'https://10.0.0.6:8443/oauth/token',
     'bosh.token_scopes': ['bosh.admin', 'bosh.read'],
+    'health.sink_check_timeout_seconds': 3,
+    'health.sink_check_interval_seconds': 30,
     'metrics.enabled': false,
     'metrics.app_labels': true,
     sinks: {

@@ -5,6 +5,7 @@ import {
   MetricsSinkFactory,
   S3SinkFactory,
   SINK_FACTORIES,
+  SinkHealth,
   SinkRegistry,
 } from '@pcap/sinks';
 
@@ -103,6 +104,16 @@ export class ApiModule {
           ],
         },
         SinkRegistry,
+        {
+          provide: SinkHealth,
+          inject: [SinkRegistry, ApiMetrics],
+          useFactory: (registry: SinkRegistry, metrics: ApiMetrics) =>
+            new SinkHealth(registry, config.sinks, {
+              timeoutMs: config.health.sink_check_timeout_seconds * 1000,
+              cacheMs: config.health.sink_check_interval_seconds * 1000,
+              onState: (state) => metrics.sinkState(state),
+            }),
+        },
         StoredCaptures,
         ...schedules.providers,
       ],

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, decodeMetadata, s3SinkConfigSchema } from '@pcap/sinks';
 
 import {
@@ -286,6 +286,46 @@ describe('sinks through the API: S3 storage, stored-capture access, metrics', ()
       return m.event === 'capture.end' && m.capture_id === captureId;
     });
     expect((end?.message as Record<string, unknown>).stored_objects).toEqual([key]);
+  }, 120000);
+
+  it('max_packets: the client, the stored object and the metrics get exactly max_packets packets (tshark)', async () => {
+    const max = 13;
+    const before = await apiMetrics();
+    const res = await open(`${api!.url}/captures`, {
+      method: 'POST',
+      headers: { authorization: `bearer ${tokenOf(USERS.developer)}` },
+      body: { app_guid: APP.guid, filter: 'udp', duration_seconds: 10, max_packets: max, sink: 'archive' },
+    });
+    expect(res.statusCode).toBe(200);
+    const captureId = String(res.headers['x-capture-id']);
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    const ended = new Promise<void>((resolve, reject) => res.once('end', resolve).once('error', reject));
+    // Both instances at once, each more than the limit: packets are still in flight when the API's limit is hit.
+    await Promise.all(
+      instances.map((c, i) => cell!.sendUdpTo(c, { port: 7600 + i, count: PACKETS, size: 80, gapUs: 200 })),
+    );
+    await ended;
+    await waitIdle();
+
+    const clientFile = join(dir, 'limit-client.pcapng');
+    writeFileSync(clientFile, Buffer.concat(chunks));
+    const clientRows = tsharkFields(clientFile, ['frame.time_epoch', 'udp.dstport'], 'udp');
+    expect(clientRows).toHaveLength(max);
+
+    const key = `captures/acme/dev/${APP.name}/${captureId}/000001.pcapng`;
+    const object = await s3Client!.send(new GetObjectCommand({ Bucket: s3!.bucket, Key: key }));
+    const storedFile = join(dir, 'limit-stored.pcapng');
+    writeFileSync(storedFile, Buffer.from(await object.Body!.transformToByteArray()));
+    expect(tsharkFields(storedFile, ['frame.number'])).toHaveLength(max);
+    expect(tsharkFields(storedFile, ['frame.time_epoch', 'udp.dstport'], 'udp')).toEqual(clientRows);
+    expect(decodeMetadata(object.Metadata).packets).toBe(String(max));
+    const after = await apiMetrics();
+    expect(sample(after, 'pcap_api_packets_total') - sample(before, 'pcap_api_packets_total')).toBe(max);
+    expect(
+      sample(after, 'pcap_api_captures_finished_total', 'outcome="limit"') -
+        sample(before, 'pcap_api_captures_finished_total', 'outcome="limit"'),
+    ).toBe(1);
   }, 120000);
 
   it('only users who may capture the app read its stored captures (403 for everyone else)', async () => {

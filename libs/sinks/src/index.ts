@@ -60,3 +60,5 @@ export {
   type MetricsTotals,
 } from './metrics/metrics.sink';
 export { SinkFanOut, type SinkFanOutOptions } from './fan-out/sink-fan-out';
+export { CaptureLimit, type CaptureLimitOptions, type CaptureLimitStats } from './fan-out/capture-limit';
+export { SinkHealth, type SinkHealthOptions, type SinkState } from './health/sink-health';

@@ -47,8 +47,12 @@ export interface SinkFactory<C extends SinkConfig = SinkConfig> {
   readonly kind: C['kind'];
   /** Opens one handle for one capture. Rejects with a SinkError if the destination cannot be opened. */
   open(capture: CaptureRef, config: C): Promise<SinkHandle>;
-  /** Checks that the destination is reachable and usable (backs health checks); rejects with a SinkError. */
-  check(config: C): Promise<void>;
+  /**
+   * Checks that the destination is reachable and usable (backs `GET /health` through SinkHealth); rejects with a
+   * SinkError whose message says why. One attempt, no retries (the caller checks again later). When `signal`
+   * aborts, the check stops its requests and rejects promptly.
+   */
+  check(config: C, signal?: AbortSignal): Promise<void>;
 }
 
 /** Injection token of the list of every SinkFactory (one entry per kind). */

@@ -41,7 +41,8 @@ export class SinkRegistry {
     return this.factory(config.kind).open(capture, config);
   }
 
-  check(config: SinkConfig): Promise<void> {
-    return this.factory(config.kind).check(config);
+  /** Checks `config`'s destination as its factory does. @throws UnknownSinkKindError */
+  check(config: SinkConfig, signal?: AbortSignal): Promise<void> {
+    return this.factory(config.kind).check(config, signal);
   }
 }

@@ -71,7 +71,6 @@ function clientConfig(overrides: Partial<ClientStreamSinkConfig> = {}): ClientSt
     lowWatermark: 1 * MiB,
     snaplen: 65535,
     notices: [],
-    onLimit: () => undefined,
     onMessage: () => undefined,
     ...overrides,
   };

@@ -5,6 +5,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type ControlMessage, GcPacer, mergePcapng, type MergeInput, nowNs } from '@pcap/capture';
 import type { UaaPrincipal } from '@pcap/cf';
 import {
+  CaptureLimit,
   type CaptureRef,
   ClientStreamSinkHandle,
   MetricsSinkHandle,
@@ -190,9 +191,6 @@ export class CaptureRunner {
       lowWatermark: this.config.stream.low_watermark_bytes,
       snaplen: request.snaplen,
       notices,
-      ...(request.maxPackets === undefined ? {} : { maxPackets: request.maxPackets }),
-      ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }),
-      onLimit: (text) => stopAll(text),
       onMessage: (m) =>
         this.logger.log(`request ${requestId}: capture ${id}: ${m.type} from ${m.origin}: ${m.message}`),
     });
@@ -242,7 +240,13 @@ export class CaptureRunner {
         outcome = failure;
       },
     });
-    pipeline(merge, fanOut, () => undefined);
+    // The limits are applied once, before the fan-out: every sink gets the same packets, at most the limit.
+    const limit = new CaptureLimit({
+      ...(request.maxPackets === undefined ? {} : { maxPackets: request.maxPackets }),
+      ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }),
+      onLimit: (text) => stopAll(text),
+    });
+    pipeline(merge, limit, fanOut, () => undefined);
     const timer = setTimeout(
       () => {
         client.message({

@@ -172,6 +172,14 @@ const schema = z
         s3SinkConfigSchema,
       )
       .default({}),
+    health: z
+      .strictObject({
+        /** A storage sink's check (S3: HeadBucket) that has not answered after this long is aborted and reported. */
+        sink_check_timeout_seconds: z.number().min(0.1).max(60).default(2),
+        /** How long a sink's state is reused (by `/health` and `/metrics`) after its check ended. */
+        sink_check_interval_seconds: z.number().min(0).max(3600).default(15),
+      })
+      .prefault({}),
     metrics: z
       .strictObject({
         /** Serve `GET /metrics` (Prometheus text format, no authentication) on the API's listener. */
@@ -251,6 +259,9 @@ export class ApiConfig {
   }
   get schedules(): ApiConfigData['schedules'] {
     return this.data.schedules;
+  }
+  get health(): ApiConfigData['health'] {
+    return this.data.health;
   }
   get metrics(): ApiConfigData['metrics'] {
     return this.data.metrics;

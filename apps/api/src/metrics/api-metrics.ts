@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CaptureMetrics, type CaptureOutcome, type S3SinkObserver } from '@pcap/sinks';
-import { Counter, Registry } from 'prom-client';
+import { CaptureMetrics, type CaptureOutcome, type S3SinkObserver, type SinkState } from '@pcap/sinks';
+import { Counter, Gauge, Registry } from 'prom-client';
 
 import { ApiConfig } from '../config/api-config';
 
@@ -18,6 +18,8 @@ export class ApiMetrics {
   /** Instances a capture asked for that could not be captured (down, missing, agent failed). */
   readonly instancesUnavailable: Counter;
   readonly s3Observer: S3SinkObserver;
+  /** 1 when a storage sink's last check succeeded, 0 when it failed (SinkHealth; refreshed on scrape). */
+  readonly sinkUp: Gauge;
 
   constructor(@Inject(ApiConfig) config: ApiConfig) {
     this.captures = new CaptureMetrics({
@@ -36,6 +38,12 @@ export class ApiMetrics {
       help: 'Requested instances that could not be captured (down, missing, or their agent failed).',
       registers: [this.registry],
     });
+    this.sinkUp = new Gauge({
+      name: 'pcap_api_sink_up',
+      help: "1 when the storage sink's last check (S3: HeadBucket) succeeded, 0 when it failed or timed out.",
+      labelNames: ['sink'],
+      registers: [this.registry],
+    });
     // Series exist from the start, so rates and absent() work before the first capture.
     this.agentRequests.inc({ outcome: 'started' }, 0);
     this.agentRequests.inc({ outcome: 'failed' }, 0);
@@ -50,6 +58,11 @@ export class ApiMetrics {
         uploads.uploadDuration.observe({ sink }, durationMs / 1000);
       },
     };
+  }
+
+  /** Sink states feed the availability gauge. */
+  sinkState(state: SinkState): void {
+    this.sinkUp.set({ sink: state.name }, state.status === 'ok' ? 1 : 0);
   }
 
   /** Maps the runner's outcome text to a bounded label value. */

@@ -21,24 +21,22 @@ export interface ClientStreamOptions {
   /** Bytes waiting for the client above which packets are discarded; below `lowWatermark` that stops. */
   readonly highWatermark: number;
   readonly lowWatermark: number;
-  /** Totals over all instances; reaching one calls `onLimit` once, and later packets are not written. */
-  readonly maxPackets?: number;
-  readonly maxBytes?: number;
   /** Snaplen of the classic pcap header. */
   readonly snaplen: number;
   /** Messages to write right after the section header (instances that could not start). */
   readonly notices: readonly ControlMessage[];
-  readonly onLimit: (message: string) => void;
   /** Every control message that passes (for logs and the audit event), also in pcap format where it is dropped. */
   readonly onMessage: (message: ControlMessage) => void;
 }
 
-/** Counters of one client stream. Invariant: offered = written + discarded (+ beyondLimit, not offered). */
+/**
+ * Counters of one client stream. Invariant: offered = written + discarded. (The capture's packet and byte limits
+ * are applied before the fan-out, by CaptureLimit, so every sink sees the same packets.)
+ */
 export interface ClientStreamStats {
   readonly packetsWritten: number;
   readonly bytesWritten: number;
   readonly packetsDiscarded: number;
-  readonly packetsBeyondLimit: number;
   readonly congestionEpisodes: number;
 }
 
@@ -65,12 +63,8 @@ export class ClientStream extends Readable {
   private wantData = false;
   private draining = false;
   private sourceEnded = false;
-  private limitHit = false;
   private noticesWritten = false;
   private eof = false;
-  private offeredPackets = 0;
-  private bytesCounted = 0;
-  private beyondLimit = 0;
   /** Packets this stage discarded, per interface id: added to that interface's isb_osdrop. */
   private readonly discardedBy = new Map<number, number>();
   private readonly tsresolOf = new Map<number, number>();
@@ -128,7 +122,6 @@ export class ClientStream extends Readable {
       packetsWritten: c.dequeuedPackets,
       bytesWritten: c.dequeuedBytes,
       packetsDiscarded: c.discardedPackets,
-      packetsBeyondLimit: this.beyondLimit,
       congestionEpisodes: c.congestionEpisodes,
     };
   }
@@ -180,44 +173,11 @@ export class ClientStream extends Readable {
   }
 
   private packets(data: Buffer, count: number): void {
-    if (this.limitHit) {
-      this.beyondLimit += count;
-      return;
-    }
-    const { maxPackets, maxBytes } = this.options;
-    let cut = data;
-    let n = count;
-    if (maxPackets !== undefined || maxBytes !== undefined) {
-      let off = 0;
-      n = 0;
-      while (n < count) {
-        const captured = data.readUInt32LE(off + 20);
-        if (maxPackets !== undefined && this.offeredPackets >= maxPackets) break;
-        if (maxBytes !== undefined && this.bytesCounted + captured > maxBytes) break;
-        this.offeredPackets++;
-        this.bytesCounted += captured;
-        off += data.readUInt32LE(off + 4);
-        n++;
-      }
-      cut = n === count ? data : data.subarray(0, off);
-      const packetLimit = maxPackets !== undefined && this.offeredPackets >= maxPackets;
-      if (n < count || packetLimit) {
-        this.limitHit = true;
-        this.beyondLimit += count - n;
-      }
-    }
-    if (n > 0) {
-      const accepted = this.queue.offer({ data: this.pcap ? this.pcap.writeBatch(cut) : cut, packets: n });
-      if (!accepted && !this.pcap) this.countDiscarded(cut);
-    }
-    if (this.limitHit) {
-      const text =
-        maxPackets !== undefined && this.offeredPackets >= maxPackets
-          ? `packet limit of ${maxPackets} reached`
-          : `byte limit of ${maxBytes} reached`;
-      this.control({ type: 'LIMIT_REACHED', origin: 'api', message: text, timestampNs: nowNs() });
-      this.options.onLimit(text);
-    }
+    const accepted = this.queue.offer({
+      data: this.pcap ? this.pcap.writeBatch(data) : data,
+      packets: count,
+    });
+    if (!accepted && !this.pcap) this.countDiscarded(data);
   }
 
   /** Off the hot path: only for runs the queue refused. */

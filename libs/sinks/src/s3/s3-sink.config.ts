@@ -37,7 +37,10 @@ export const s3SinkConfigSchema = z.strictObject({
       kms_key_id: z.string().min(1).optional(),
     })
     .optional(),
-  /** Multipart part size; memory per upload is about part_size_bytes × (queue_size + 1). */
+  /**
+   * Multipart part size. lib-storage keeps up to part_size_bytes × (queue_size + 2) of Buffers reachable per
+   * upload; the process's peak adds Buffers not yet collected (docs/sinks.md, Memory).
+   */
   part_size_bytes: z
     .number()
     .int()

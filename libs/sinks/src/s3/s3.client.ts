@@ -5,9 +5,10 @@ import type { S3SinkConfig } from './s3-sink.config';
 
 /**
  * An S3 client for one configured sink. Checksums only where S3 requires them, so S3-compatible servers that do
- * not know the newer checksum headers keep working. The caller owns it and calls `destroy()`.
+ * not know the newer checksum headers keep working. `overrides.maxAttempts` replaces `retry.max_attempts` (health
+ * checks make one attempt). The caller owns it and calls `destroy()`.
  */
-export function createS3Client(config: S3SinkConfig): S3Client {
+export function createS3Client(config: S3SinkConfig, overrides: { maxAttempts?: number } = {}): S3Client {
   const timeoutMs = config.request_timeout_seconds * 1000;
   return new (awsS3().S3Client)({
     region: config.region,
@@ -24,7 +25,7 @@ export function createS3Client(config: S3SinkConfig): S3Client {
               : { sessionToken: config.credentials.session_token }),
           },
         }),
-    maxAttempts: config.retry.max_attempts,
+    maxAttempts: overrides.maxAttempts ?? config.retry.max_attempts,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs },

@@ -45,12 +45,17 @@ export class S3SinkFactory implements SinkFactory<S3SinkConfig> {
     return Promise.resolve(new S3SinkHandle(createS3Client(config), config, capture, this.observer));
   }
 
-  async check(config: S3SinkConfig): Promise<void> {
-    const client = createS3Client(config);
+  /** HeadBucket with the sink's credentials, one attempt. */
+  async check(config: S3SinkConfig, signal?: AbortSignal): Promise<void> {
+    const client = createS3Client(config, { maxAttempts: 1 });
     try {
-      await client.send(new (awsS3().HeadBucketCommand)({ Bucket: config.bucket }));
+      await client.send(
+        new (awsS3().HeadBucketCommand)({ Bucket: config.bucket }),
+        signal === undefined ? {} : { abortSignal: signal },
+      );
     } catch (err) {
-      throw new SinkFailedError(config.name, `bucket '${config.bucket}' is not usable: ${describe(err)}`, {
+      const why = signal?.aborted === true ? describe(signal.reason) : describeS3(err);
+      throw new SinkFailedError(config.name, `bucket '${config.bucket}' is not usable: ${why}`, {
         cause: err,
       });
     } finally {
@@ -66,8 +71,9 @@ export class S3SinkFactory implements SinkFactory<S3SinkConfig> {
  * past `rotation.max_bytes` or is older than `rotation.max_seconds`. With `rotation.ring` only the newest N objects
  * are kept.
  *
- * Backpressure: blocking. `input` waits while lib-storage has `queue_size` parts in flight, so memory stays near
- * `part_size_bytes × (queue_size + 1)` whatever the capture's size.
+ * Backpressure: blocking. `input` waits while lib-storage has `queue_size` parts in flight, so what the upload holds
+ * is bounded by the part size and queue size (lib-storage: up to `part_size_bytes × (queue_size + 2)`, see
+ * docs/sinks.md, Memory) whatever the capture's size.
  *
  * Failure: an object becomes visible only when its upload completes (PutObject or CompleteMultipartUpload); on any
  * failure the open multipart upload is aborted (retried with backoff), `input` is destroyed and `finished()`
@@ -475,4 +481,15 @@ class ObjectUpload {
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
+}
+
+/**
+ * An S3 error for people: a HEAD answer has no body, so the SDK's message is often just 'UnknownError'; the error
+ * name (NotFound, Forbidden) and the HTTP status say more.
+ */
+function describeS3(err: unknown): string {
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  if (!(err instanceof Error) || status === undefined) return describe(err);
+  const message = err.message === '' || err.message === 'UnknownError' ? '' : `: ${err.message}`;
+  return `${err.name} (HTTP ${status})${message}`;
 }
