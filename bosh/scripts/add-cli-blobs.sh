@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the cf CLI plugin and the standalone CLI (`npm run build:cli`: single executables for linux-amd64,
-# darwin-amd64, darwin-arm64, the .js bundles and SHA256SUMS, about 720 MB) and makes them the blobs of the
+# darwin-amd64, darwin-arm64, the .js bundles and SHA256SUMS, about 714 MB) and makes them the blobs of the
 # pcap-cli package (pcap-cli/<file>), so the compilation VM needs no network:
 #   - with the bosh CLI on PATH: `bosh add-blob` each file (config/blobs.yml; then `bosh upload-blobs` for final
 #     releases);
