@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { cliArtifactNames } from '../../cli/build/cli-artifacts';
 import { applyOps, type Operation } from './support/go-patch';
 import {
   RELEASE,
@@ -222,5 +223,29 @@ describe('release layout', () => {
     expect(built).toEqual(['pcap_capture.node', 'pcap_capture_worker']);
     for (const file of built)
       expect([file, packaging.includes(`build/Release/${file}`)]).toEqual([file, true]);
+  });
+
+  it('the pcap-cli package ships exactly the files build:cli makes, and pcap-api serves its bin/ by default', () => {
+    const names = cliArtifactNames();
+    expect(names).toContain('pcap-cli-linux-amd64');
+    const spec = readYaml(join(RELEASE, 'packages', 'pcap-cli', 'spec')) as {
+      files: string[];
+      dependencies?: string[];
+    };
+    expect(spec.files).toEqual(names.map((name) => `pcap-cli/${name}`));
+    expect(spec.dependencies).toBeUndefined();
+    // The packaging script checks and installs the same list.
+    const packaging = readFileSync(join(RELEASE, 'packages', 'pcap-cli', 'packaging'), 'utf8');
+    const listed = /^files=\(\n([^)]*)\)/m.exec(packaging)?.[1];
+    expect(
+      listed
+        ?.split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean),
+    ).toEqual(names);
+
+    const api = jobSpec('pcap-api');
+    expect(api.packages).toContain('pcap-cli');
+    expect(api.properties['cli.binaries_dir']?.default).toBe('/var/vcap/packages/pcap-cli/bin');
   });
 });

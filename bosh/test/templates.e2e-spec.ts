@@ -126,7 +126,7 @@ describe('pcap-api job', () => {
     'stream.low_watermark_bytes': 8_388_608,
     'stream.gc_pacing_bytes': 2_097_152,
     drain_timeout_seconds: 60,
-    'cli.binaries_dir': '/var/vcap/packages/pcap-cli/bin',
+    'cli.binaries_dir': '/var/vcap/store/pcap-cli',
     'logging.format': 'text',
     'bosh.director.url': 'https://10.0.0.6:25555',
     'bosh.director.ca': pem('ca.crt'),
@@ -252,13 +252,38 @@ describe('pcap-api job', () => {
       cloud_controller: { url: 'https://api.example.com' },
       agents: { mtls: { certificate: '/c', private_key: '/k', ca: '/ca' } },
     }).data;
-    // listen.tls.enabled is a switch of the template, not a config key.
+    // listen.tls.enabled is a switch of the template, not a config key; cli.binaries_dir defaults to the release's
+    // pcap-cli package (next test), the app to serving nothing.
     const defaults = Object.entries(spec.properties).filter(
-      ([name, d]) => d?.default !== undefined && name !== 'listen.tls.enabled',
+      ([name, d]) => d?.default !== undefined && !['listen.tls.enabled', 'cli.binaries_dir'].includes(name),
     );
     expect(defaults.length).toBeGreaterThan(20);
     for (const [name, definition] of defaults)
       expect([name, getPath(app, name)]).toEqual([name, definition?.default]);
+  });
+
+  it("serves the pcap-cli package's bin/ by default, another folder given, and nothing with ''", () => {
+    type Bpm = { processes: { unsafe?: { unrestricted_volumes: { path: string }[] } }[] };
+    const out = renderOk('pcap-api', { properties: nested(required()) });
+    expect(spec.packages).toContain('pcap-cli');
+    expect(ApiConfig.load(join(out.dir, 'config', 'api.yml')).cli.binaries_dir).toBe(
+      '/var/vcap/packages/pcap-cli/bin',
+    );
+    // bpm mounts /var/vcap/packages already; another folder needs a volume.
+    expect((parseYaml(out.read('config/bpm.yml')) as Bpm).processes[0]?.unsafe).toBeUndefined();
+    const other = renderOk('pcap-api', {
+      properties: nested({ ...required(), 'cli.binaries_dir': '/var/vcap/store/pcap-cli' }),
+    });
+    expect(ApiConfig.load(join(other.dir, 'config', 'api.yml')).cli.binaries_dir).toBe(
+      '/var/vcap/store/pcap-cli',
+    );
+    expect((parseYaml(other.read('config/bpm.yml')) as Bpm).processes[0]?.unsafe).toEqual({
+      unrestricted_volumes: [{ path: '/var/vcap/store/pcap-cli' }],
+    });
+    const off = renderOk('pcap-api', { properties: nested({ ...required(), 'cli.binaries_dir': '' }) });
+    expect(ApiConfig.load(join(off.dir, 'config', 'api.yml')).cli.binaries_dir).toBeUndefined();
+    expect(getPath(parseYaml(off.read('config/api.yml')), 'cli')).toBeUndefined();
+    expect((parseYaml(off.read('config/bpm.yml')) as Bpm).processes[0]?.unsafe).toBeUndefined();
   });
 
   it('takes the agents port from a consumed pcap-agent link when agents.port is not set', () => {

@@ -112,6 +112,18 @@ export function checkMacosSea(file: string, blob: Buffer): void {
   }
 }
 
+/**
+ * The file names `buildCliArtifacts` writes for these single-executable targets, sorted: `<name>.js` and
+ * `<name>-<target>` for the plugin (`pcap-cli`) and the standalone CLI (`pcap`), and `SHA256SUMS`. The BOSH
+ * release's `pcap-cli` package ships exactly these (bosh/packages/pcap-cli, checked by its tests).
+ */
+export function cliArtifactNames(targets: readonly SeaTarget[] = SEA_TARGETS): string[] {
+  return [
+    ...TARGETS.flatMap((t) => [`${t.name}.js`, ...targets.map((target) => `${t.name}-${target}`)]),
+    'SHA256SUMS',
+  ].sort();
+}
+
 export interface BuiltCli {
   /** Absolute paths by file name. */
   readonly files: ReadonlyMap<string, string>;
@@ -148,6 +160,11 @@ export async function buildCliArtifacts(out: string, options: BuildCliOptions = 
           .digest('hex')}  ${f}`,
     );
   writeFileSync(join(OUT, 'SHA256SUMS'), `${sums.join('\n')}\n`);
-  const files = new Map(readdirSync(OUT).map((f) => [f, join(OUT, f)] as const));
+  const names = readdirSync(OUT).sort();
+  const expected = cliArtifactNames(targets);
+  if (names.join('\n') !== expected.join('\n')) {
+    throw new Error(`build:cli wrote ${names.join(', ')}; expected ${expected.join(', ')}`);
+  }
+  const files = new Map(names.map((f) => [f, join(OUT, f)] as const));
   return { files, targets };
 }

@@ -26,9 +26,15 @@ export interface VcapJob {
  * Starts `apps/<app>/src/main.ts` (ts-node: the source of what the pcap package builds) with the job's rendered
  * config at its /var/vcap path. In a private mount namespace /var is a tmpfs holding /var/vcap/jobs/<job> (the
  * rendered dir), the bpm pid file and the cell's runc at /var/vcap/packages/runc/bin/runc, so the rendered config
- * and drain script run unchanged. Nothing outside the namespace changes.
+ * and drain script run unchanged; `packages` adds /var/vcap/packages/<name> links to installed package dirs.
+ * Nothing outside the namespace changes.
  */
-export async function startVcapJob(job: string, renderedDir: string, app: 'api' | 'agent'): Promise<VcapJob> {
+export async function startVcapJob(
+  job: string,
+  renderedDir: string,
+  app: 'api' | 'agent',
+  packages: Readonly<Record<string, string>> = {},
+): Promise<VcapJob> {
   const config = `/var/vcap/jobs/${job}/config/${app}.yml`;
   const boot = [
     'set -eu',
@@ -36,6 +42,7 @@ export async function startVcapJob(job: string, renderedDir: string, app: 'api' 
     `mkdir -p /var/vcap/jobs /var/vcap/sys/run/bpm/${job} /var/vcap/packages/runc/bin`,
     `ln -s "${renderedDir}" /var/vcap/jobs/${job}`,
     'ln -s "$(command -v runc)" /var/vcap/packages/runc/bin/runc',
+    ...Object.entries(packages).map(([name, dir]) => `ln -s "${dir}" /var/vcap/packages/${name}`),
     `echo $$ > /var/vcap/sys/run/bpm/${job}/${job}.pid`,
     `cd "${ROOT}"`,
     `exec "${process.execPath}" -r ts-node/register/transpile-only -r tsconfig-paths/register apps/${app}/src/main.ts ${config}`,
