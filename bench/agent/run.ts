@@ -16,126 +16,61 @@
  *   [--rss-pps 20000] [--rss-seconds 3] [--isolation process|in-process] [--gc-pacing-bytes N]          (rate 0 = unpaced; --immediate-rates '' skips immediate mode)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { DiegoCell, type CellContainer } from '../../test/support/diego-cell';
 import { waitForLine } from '../../test/support/test-network';
+import {
+  BenchArgs,
+  BenchProcesses,
+  buildBench,
+  countFor,
+  cpuTicksOf as ticksOf,
+  exited,
+  FILTER,
+  PAYLOAD,
+  memoryOf,
+  type Memory,
+  ROOT as root,
+  sleep,
+  TCPDUMP_BUFFER_KIB,
+  TICKS_PER_SECOND as ticksPerSecond,
+} from '../support/bench-kit';
 import type { CaptureResult, ReaderResult } from './reader';
 
-const args = process.argv.slice(2);
-const argOf = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : fallback;
-};
-const listOf = (text: string): number[] => (text.trim() === '' ? [] : text.split(',').map(Number));
-const listOrEmpty = (text: string): string[] => text.split(' ').filter((a) => a !== '');
-const rates = listOf(argOf('--rates', '100000,200000,300000,0'));
-const immediateRates = listOf(argOf('--immediate-rates', '50000,100000,200000'));
-const seconds = Number(argOf('--seconds', '2'));
-const rssPps = Number(argOf('--rss-pps', '20000'));
-const rssSeconds = Number(argOf('--rss-seconds', '3'));
+const args = new BenchArgs();
+const rates = args.numbers('--rates', '100000,200000,300000,0');
+const immediateRates = args.numbers('--immediate-rates', '50000,100000,200000');
+const seconds = args.number('--seconds', 2);
+const rssPps = args.number('--rss-pps', 20000);
+const rssSeconds = args.number('--rss-seconds', 3);
 /** The agent's capture.isolation: `process` (a worker process per capture, the default) or `in-process`. */
-const isolation = argOf('--isolation', 'process');
+const isolation = args.text('--isolation', 'process');
 /**
  * Node flags for the agent (space-separated). Default: the production start line's (`npm run start:agent`):
  * a 2 MiB young-generation semi-space keeps V8 from growing it to 16 MiB under the batch allocations.
  */
-const agentNodeOptions = listOrEmpty(argOf('--agent-node-options', '--max-semi-space-size=2'));
+const agentNodeOptions = args.words('--agent-node-options', '--max-semi-space-size=2');
 /** The agent's capture.gc_pacing_bytes; absent = the agent's default. */
-const gcPacingBytes = args.includes('--gc-pacing-bytes')
-  ? Number(argOf('--gc-pacing-bytes', '0'))
-  : undefined;
+const gcPacingBytes = args.has('--gc-pacing-bytes') ? args.number('--gc-pacing-bytes', 0) : undefined;
 const CAPTURES = 5;
-const PAYLOAD = 64; // 14 Ethernet + 20 IPv4 + 8 UDP + 64 = 106-byte frames
-const PORT = 9123;
-const FILTER = `udp dst port ${PORT}`;
-const TCPDUMP_BUFFER_KIB = 2048; // libpcap's default, which the agent's buffered mode uses (buffer_size 0)
 const APP = 'b3f1c0de-0000-4000-8000-00000000beef';
 
-const root = join(__dirname, '..', '..');
 const binDir = join(__dirname, 'bin');
 const jsDir = join(binDir, 'js');
 const gen = join(binDir, 'traffic-gen');
-const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 // Everything started here, so cleanup can end it by PID, also on failure and on SIGINT.
-const children = new Set<ChildProcess>();
 let cell: DiegoCell | undefined;
 let tmp: string | undefined;
-let cleaned: Promise<void> | undefined;
-
-function cleanup(): Promise<void> {
-  cleaned ??= (async () => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    await cell?.destroy();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  })();
-  return cleaned;
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    }, timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
-
-function build(): void {
-  mkdirSync(binDir, { recursive: true });
-  execFileSync('gcc', ['-O2', '-o', gen, join(root, 'bench', 'capture', 'traffic-gen.c')]);
-  // The agent and the reader run from compiled JavaScript, as in production: under ts-node the TypeScript
-  // compiler's heap would be measured as the agent's CPU and RSS. Only what main.ts and reader.ts import is built.
-  const project = join(binDir, 'tsconfig.bench.json');
-  writeFileSync(
-    project,
-    JSON.stringify({
-      extends: '../../../tsconfig.json',
-      compilerOptions: { outDir: './js', rootDir: '../../..', sourceMap: false, types: ['node'] },
-      include: [],
-      files: ['../../../apps/agent/src/main.ts', '../reader.ts'],
-    }),
-  );
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', project], {
-    stdio: 'inherit',
-  });
-}
-
-function cpuTicksOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime + stime + the same of reaped children: the capture workers, once they have exited (clock ticks)
-  return Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-}
+const procs = new BenchProcesses(async () => {
+  await cell?.destroy();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+const track = (child: ChildProcess): ChildProcess => procs.track(child);
+const cpuTicksOf = (pid: number): number => ticksOf(pid, true); // with reaped capture workers
 
 /** PIDs of the agent's capture workers (one process per capture). */
 function workersOf(pid: number): number[] {
@@ -178,54 +113,20 @@ function workersMemory(pid: number): { rssMb: number; privateMb: number } {
   return { rssMb, privateMb };
 }
 
-interface Memory {
-  rssMb: number;
-  anonMb: number;
-  fileMb: number;
-  hwmMb: number;
-}
-function memoryOf(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number =>
-    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return {
-    rssMb: kb('VmRSS') / 1024,
-    anonMb: kb('RssAnon') / 1024,
-    fileMb: (kb('RssFile') + kb('RssShmem')) / 1024,
-    hwmMb: kb('VmHWM') / 1024,
-  };
-}
 const mb = (m: Memory): string =>
   `${m.rssMb.toFixed(1)} MB (anon ${m.anonMb.toFixed(1)}, file/shmem ${m.fileMb.toFixed(1)})`;
 
 // ---------------------------------------------------------------------------------------------- traffic
 
-async function generate(
+function generate(
   c: CellContainer,
   rate: number,
   count: number,
   nice = false,
 ): Promise<{ sent: number; pps: number }> {
   if (!cell) throw new Error('no cell');
-  const cmd = [gen, c.ip, String(PORT), String(rate), String(count), String(PAYLOAD)];
-  // `ip netns exec` (and nice) exec in place: the child's PID is the generator's.
-  const child = track(
-    spawn('ip', ['netns', 'exec', cell.cellNs, ...(nice ? ['nice', '-n', '19'] : []), ...cmd], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await exited(child, 60000);
-  if (code !== 0) throw new Error(`traffic-gen exited ${code}: ${err}`);
-  const r = JSON.parse(out) as { sent: number; pps: number };
-  return { sent: r.sent, pps: r.pps };
+  return procs.generate(gen, cell, c, rate, count, nice);
 }
-
-const countFor = (rate: number, secs: number): number =>
-  Math.min(Math.round((rate > 0 ? rate : 400_000) * secs), 2_000_000);
 
 // ---------------------------------------------------------------------------------------------- agent
 
@@ -356,50 +257,9 @@ interface RunResult {
 
 const zeroDrop = (r: RunResult): boolean => r.received === r.sent && r.kernelDrops === 0 && r.discards === 0;
 
-async function runTcpdump(c: CellContainer, rate: number): Promise<RunResult> {
-  const child = track(
-    spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        c.ns,
-        'tcpdump',
-        '-i',
-        'eth0',
-        '-n',
-        '-Z',
-        'root',
-        '-B',
-        String(TCPDUMP_BUFFER_KIB),
-        '-w',
-        '/dev/null',
-        FILTER,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    ),
-  );
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  await waitForLine(child, 'listening on');
-  const pid = child.pid as number; // `ip netns exec` execs tcpdump in place
-  const before = cpuTicksOf(pid);
-  const g = await generate(c, rate, countFor(rate, seconds));
-  await sleep(1200); // tcpdump's 1 s block timeout hands over the tail
-  const cpuUs = ((cpuTicksOf(pid) - before) / ticksPerSecond) * 1e6;
-  child.kill('SIGINT');
-  await exited(child, 10000);
-  const received = Number(/(\d+) packets captured/.exec(stderr)?.[1] ?? NaN);
-  return {
-    tool: 'tcpdump -w',
-    rate,
-    sentPps: g.pps,
-    sent: g.sent,
-    received,
-    kernelDrops: Number(/(\d+) packets dropped by kernel/.exec(stderr)?.[1] ?? NaN),
-    discards: 0,
-    cpuUsPerPacket: cpuUs / Math.max(received, 1),
-  };
+function runTcpdump(c: CellContainer, rate: number): Promise<RunResult> {
+  if (!cell) throw new Error('no cell');
+  return procs.tcpdump(gen, cell, c, rate, countFor(rate, seconds));
 }
 
 function problemsOf(r: CaptureResult): string | undefined {
@@ -512,7 +372,7 @@ async function runRss(agent: Agent, containers: readonly CellContainer[]): Promi
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  build();
+  buildBench(binDir, ['apps/agent/src/main.ts', 'bench/agent/reader.ts']);
   tmp = mkdtempSync(join(tmpdir(), 'bench-agent-'));
   const certs = join(tmp, 'certs');
   execFileSync(join(root, 'scripts', 'gen-certs.sh'), [certs], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -631,4 +491,4 @@ main()
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(() => cleanup());
+  .finally(() => procs.cleanup());

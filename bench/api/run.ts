@@ -20,138 +20,63 @@
  *   [--isolation process|in-process] [--gc-pacing-bytes N] [--api-node-options '--flag ...']   (rate 0 = unpaced)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { baseModel, type CfWorld, SPACE_DEV, startCfWorld, USERS } from '../../test/support/api-harness';
 import { DiegoCell, type CellContainer } from '../../test/support/diego-cell';
 import { waitForLine } from '../../test/support/test-network';
+import {
+  BenchArgs,
+  BenchProcesses,
+  buildBench,
+  countFor,
+  cpuTicksOf,
+  exited,
+  FILTER,
+  memoryOf,
+  type Memory,
+  PAYLOAD,
+  ROOT as root,
+  sleep,
+  TCPDUMP_BUFFER_KIB,
+  TICKS_PER_SECOND as ticksPerSecond,
+} from '../support/bench-kit';
 import type { ClientResult } from './client';
 
-const args = process.argv.slice(2);
-const argOf = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? (args[i + 1] as string) : fallback;
-};
-const listOf = (text: string): number[] => (text.trim() === '' ? [] : text.split(',').map(Number));
-const rates = listOf(argOf('--rates', '100000,200000,300000,0'));
-const seconds = Number(argOf('--seconds', '2'));
-const fanInPps = Number(argOf('--fan-in-pps', '10000'));
-const fanInSeconds = Number(argOf('--fan-in-seconds', '3'));
+const args = new BenchArgs();
+const rates = args.numbers('--rates', '100000,200000,300000,0');
+const seconds = args.number('--seconds', 2);
+const fanInPps = args.number('--fan-in-pps', 10000);
+const fanInSeconds = args.number('--fan-in-seconds', 3);
 /** The agents' capture.isolation: `process` (a worker process per capture, the default) or `in-process`. */
-const isolation = argOf('--isolation', 'process');
+const isolation = args.text('--isolation', 'process');
 /** The agents' capture.gc_pacing_bytes and the API's stream.gc_pacing_bytes; absent = their defaults. */
-const gcPacing = args.includes('--gc-pacing-bytes')
-  ? { gc_pacing_bytes: Number(argOf('--gc-pacing-bytes', '0')) }
+const gcPacing = args.has('--gc-pacing-bytes')
+  ? { gc_pacing_bytes: args.number('--gc-pacing-bytes', 0) }
   : {};
 const AGENT_NODE_OPTIONS = ['--max-semi-space-size=2']; // as `npm run start:agent`
 /** Node flags for the API process (space-separated), e.g. `--perf-basic-prof` for profiling; default none. */
-const API_NODE_OPTIONS = argOf('--api-node-options', '')
-  .split(' ')
-  .filter((a) => a !== '');
+const API_NODE_OPTIONS = args.words('--api-node-options', '');
 const PER_CELL = 5;
-const PAYLOAD = 64; // 14 Ethernet + 20 IPv4 + 8 UDP + 64 = 106-byte frames
-const PORT = 9123;
-const FILTER = `udp dst port ${PORT}`;
-const TCPDUMP_BUFFER_KIB = 2048;
 const APP = { guid: '1cb006ee-0000-4000-8000-0000000be4c1', name: 'bench-app' };
 const HOSTS = ['127.0.0.2', '127.0.0.3'] as const;
 
-const root = join(__dirname, '..', '..');
 const binDir = join(__dirname, 'bin');
 const jsDir = join(binDir, 'js');
 const gen = join(binDir, 'traffic-gen');
-const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 // Everything started here, so cleanup can end it by PID, also on failure and on SIGINT.
-const children = new Set<ChildProcess>();
 const cells: DiegoCell[] = [];
 let world: CfWorld | undefined;
 let tmp: string | undefined;
-let cleaned: Promise<void> | undefined;
-
-function cleanup(): Promise<void> {
-  cleaned ??= (async () => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    for (const cell of cells) await cell.destroy().catch((err: unknown) => console.error(err));
-    await world?.stop().catch(() => undefined);
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  })();
-  return cleaned;
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    }, timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
-
-function build(): void {
-  mkdirSync(binDir, { recursive: true });
-  execFileSync('gcc', ['-O2', '-o', gen, join(root, 'bench', 'capture', 'traffic-gen.c')]);
-  // The API, the agent and the client run from compiled JavaScript, as in production: under ts-node the
-  // TypeScript compiler's heap would be measured as their CPU and RSS.
-  const project = join(binDir, 'tsconfig.bench.json');
-  writeFileSync(
-    project,
-    JSON.stringify({
-      extends: '../../../tsconfig.json',
-      compilerOptions: { outDir: './js', rootDir: '../../..', sourceMap: false, types: ['node'] },
-      include: [],
-      files: ['../../../apps/api/src/main.ts', '../../../apps/agent/src/main.ts', '../client.ts'],
-    }),
-  );
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', project], {
-    stdio: 'inherit',
-  });
-}
-
-function cpuTicksOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
-}
-
-interface Memory {
-  rssMb: number;
-  hwmMb: number;
-}
-function memoryOf(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number =>
-    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
-}
+const procs = new BenchProcesses(async () => {
+  for (const cell of cells) await cell.destroy().catch((err: unknown) => console.error(err));
+  await world?.stop().catch(() => undefined);
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+const track = (child: ChildProcess): ChildProcess => procs.track(child);
 
 // ---------------------------------------------------------------------------------------------- processes
 
@@ -192,31 +117,15 @@ async function startService(
   return { child, pid: child.pid as number, port, log: () => log };
 }
 
-async function generate(
+function generate(
   cell: DiegoCell,
   c: CellContainer,
   rate: number,
   count: number,
   nice = false,
 ): Promise<{ sent: number; pps: number }> {
-  const cmd = [gen, c.ip, String(PORT), String(rate), String(count), String(PAYLOAD)];
-  const child = track(
-    spawn('ip', ['netns', 'exec', cell.cellNs, ...(nice ? ['nice', '-n', '19'] : []), ...cmd], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await exited(child, 60000);
-  if (code !== 0) throw new Error(`traffic-gen exited ${code}: ${err}`);
-  const r = JSON.parse(out) as { sent: number; pps: number };
-  return { sent: r.sent, pps: r.pps };
+  return procs.generate(gen, cell, c, rate, count, nice);
 }
-
-const countFor = (rate: number, secs: number): number =>
-  Math.min(Math.round((rate > 0 ? rate : 400_000) * secs), 2_000_000);
 
 interface Client {
   child: ChildProcess;
@@ -276,50 +185,8 @@ interface RunResult {
 const zeroDrop = (r: RunResult): boolean =>
   r.received === r.sent && r.kernelDrops === 0 && r.discards === 0 && r.note === undefined;
 
-async function runTcpdump(cell: DiegoCell, c: CellContainer, rate: number): Promise<RunResult> {
-  const child = track(
-    spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        c.ns,
-        'tcpdump',
-        '-i',
-        'eth0',
-        '-n',
-        '-Z',
-        'root',
-        '-B',
-        String(TCPDUMP_BUFFER_KIB),
-        '-w',
-        '/dev/null',
-        FILTER,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    ),
-  );
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  await waitForLine(child, 'listening on');
-  const pid = child.pid as number; // `ip netns exec` execs tcpdump in place
-  const before = cpuTicksOf(pid);
-  const g = await generate(cell, c, rate, countFor(rate, seconds));
-  await sleep(1200); // tcpdump's 1 s block timeout hands over the tail
-  const cpuUs = ((cpuTicksOf(pid) - before) / ticksPerSecond) * 1e6;
-  child.kill('SIGINT');
-  await exited(child, 10000);
-  const received = Number(/(\d+) packets captured/.exec(stderr)?.[1] ?? NaN);
-  return {
-    tool: 'tcpdump -w',
-    rate,
-    sentPps: g.pps,
-    sent: g.sent,
-    received,
-    kernelDrops: Number(/(\d+) packets dropped by kernel/.exec(stderr)?.[1] ?? NaN),
-    discards: 0,
-    cpuUsPerPacket: cpuUs / Math.max(received, 1),
-  };
+function runTcpdump(cell: DiegoCell, c: CellContainer, rate: number): Promise<RunResult> {
+  return procs.tcpdump(gen, cell, c, rate, countFor(rate, seconds));
 }
 
 function problemsOf(r: ClientResult, instances: number): string | undefined {
@@ -364,7 +231,7 @@ async function runFullPath(
   );
   await sleep(300); // every agent has started its capture once the headers are in; let the pipes settle
   const apiBefore = cpuTicksOf(api.pid);
-  const agentsBefore = agentPids.map(cpuTicksOf);
+  const agentsBefore = agentPids.map((pid) => cpuTicksOf(pid));
   const sampler = onSample ? setInterval(() => onSample(memoryOf(api.pid)), 100) : undefined;
   let gens: { sent: number; pps: number }[];
   let result: ClientResult;
@@ -415,7 +282,7 @@ const HEADER =
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  build();
+  buildBench(binDir, ['apps/api/src/main.ts', 'apps/agent/src/main.ts', 'bench/api/client.ts']);
   tmp = mkdtempSync(join(tmpdir(), 'bench-api-'));
   const certs = join(tmp, 'certs');
   execFileSync(join(root, 'scripts', 'gen-certs.sh'), [certs], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -596,4 +463,4 @@ main()
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(() => cleanup());
+  .finally(() => procs.cleanup());

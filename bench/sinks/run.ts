@@ -6,7 +6,9 @@
  * docs/sinks.md (Memory).
  *
  * Usage: node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/sinks/run.ts
- *   [--sizes-mb 256,1024] [--configs 5x2,16x4] [--no-live]   (config = part MiB x queue size)
+ *   [--sizes-mb 256,1024] [--configs 5x2,16x4] [--no-live] [--gc-pacing-bytes N]   (config = part MiB x queue size)
+ *
+ * The uploader tells a GcPacer of every chunk, as the API does of the bytes it reads from agents (stream.gc_pacing_bytes).
  *
  * Each configuration also runs once "live" (a full GC before every memory sample) at the first size: the difference
  * between the plain and the live row is memory V8 had not collected yet, not memory the upload holds.
@@ -23,6 +25,8 @@ const argOf = (name: string, fallback: string): string => {
 };
 const sizes = argOf('--sizes-mb', '256,1024').split(',').map(Number);
 const withLive = !args.includes('--no-live');
+/** The uploader's GcPacer budget, standing in for the API's stream.gc_pacing_bytes (default the same 1 MiB; 0 = off). */
+const gcPacingBytes = Number(argOf('--gc-pacing-bytes', String(1 << 20)));
 const configs = argOf('--configs', '5x2,16x4')
   .split(',')
   .map((c) => c.split('x').map(Number) as [number, number]);
@@ -62,7 +66,7 @@ function upload(sink: Record<string, unknown>, mb: number, live: boolean): Promi
         '-r',
         'tsconfig-paths/register',
         join(__dirname, 'upload.ts'),
-        JSON.stringify({ sink, mb, live }),
+        JSON.stringify({ sink, mb, live, gcPacingBytes }),
       ],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
     );

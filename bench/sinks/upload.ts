@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
+import { GcPacer } from '@pcap/capture';
 import { S3SinkFactory, s3SinkConfigSchema } from '@pcap/sinks';
 
 import { syntheticPacketBytes, syntheticPcapngChunks } from '../../test/support/synthetic-pcapng';
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
     sink: Record<string, unknown>;
     mb: number;
     live?: boolean;
+    gcPacingBytes?: number;
   };
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run node with --expose-gc (one GC before the baseline)');
@@ -86,9 +88,11 @@ async function main(): Promise<void> {
   );
   const started = process.hrtime.bigint();
   let written = 0;
+  const pacer = new GcPacer(options.gcPacingBytes ?? 0);
   function* counted(): Generator<Buffer> {
     for (const chunk of syntheticPcapngChunks({ packets, payloadBytes: payload, chunkBytes: 256 * 1024 })) {
       written += chunk.length;
+      pacer.account(chunk.length);
       yield chunk;
     }
   }

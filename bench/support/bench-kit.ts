@@ -1,0 +1,253 @@
+/**
+ * What bench/agent and bench/api share: their command line, the processes they start (tracked so that cleanup
+ * ends them by PID, also on failure and on SIGINT), the build of the traffic generator and of the compiled
+ * JavaScript they run, paced traffic into a simulated cell's container, and /proc readings.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { CellContainer, DiegoCell } from '../../test/support/diego-cell';
+import { waitForLine } from '../../test/support/test-network';
+
+export const ROOT = join(__dirname, '..', '..');
+export const PAYLOAD = 64; // 14 Ethernet + 20 IPv4 + 8 UDP + 64 = 106-byte frames
+export const PORT = 9123;
+export const FILTER = `udp dst port ${PORT}`;
+/** libpcap's default ring, which the agent's buffered mode uses (buffer_size 0): tcpdump gets the same. */
+export const TCPDUMP_BUFFER_KIB = 2048;
+export const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** The bench's command line: `--name value` options. */
+export class BenchArgs {
+  constructor(private readonly argv: readonly string[] = process.argv.slice(2)) {}
+
+  has(name: string): boolean {
+    return this.argv.includes(name);
+  }
+
+  text(name: string, fallback: string): string {
+    const i = this.argv.indexOf(name);
+    const value = i >= 0 ? this.argv[i + 1] : undefined;
+    return value ?? fallback;
+  }
+
+  number(name: string, fallback: number): number {
+    return Number(this.text(name, String(fallback)));
+  }
+
+  /** A comma-separated list of numbers; '' = none. */
+  numbers(name: string, fallback: string): number[] {
+    const text = this.text(name, fallback);
+    return text.trim() === '' ? [] : text.split(',').map(Number);
+  }
+
+  /** A space-separated list of words (e.g. node flags); '' = none. */
+  words(name: string, fallback: string): string[] {
+    return this.text(name, fallback)
+      .split(' ')
+      .filter((a) => a !== '');
+  }
+}
+
+/**
+ * The processes a bench started. `cleanup` SIGKILLs those still running (by PID), then runs `release` (cells,
+ * servers, temp dirs), once; SIGINT/SIGTERM run it too and exit 130.
+ */
+export class BenchProcesses {
+  private readonly children = new Set<ChildProcess>();
+  private cleaned: Promise<void> | undefined;
+
+  constructor(private readonly release: () => Promise<void>) {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        console.error(`\n${signal}: cleaning up`);
+        void this.cleanup().finally(() => process.exit(130));
+      });
+    }
+  }
+
+  track(child: ChildProcess): ChildProcess {
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  cleanup(): Promise<void> {
+    this.cleaned ??= (async () => {
+      for (const child of this.children) {
+        if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+          try {
+            process.kill(child.pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }
+      await this.release();
+    })();
+    return this.cleaned;
+  }
+
+  /**
+   * Paced UDP load from the generator in the cell's namespace to a container; `nice` when several run at once on
+   * few cores. Resolves with what it sent and the rate it reached.
+   */
+  async generate(
+    gen: string,
+    cell: DiegoCell,
+    c: CellContainer,
+    rate: number,
+    count: number,
+    nice = false,
+  ): Promise<{ sent: number; pps: number }> {
+    const cmd = [gen, c.ip, String(PORT), String(rate), String(count), String(PAYLOAD)];
+    // `ip netns exec` (and nice) exec in place: the child's PID is the generator's.
+    const child = this.track(
+      spawn('ip', ['netns', 'exec', cell.cellNs, ...(nice ? ['nice', '-n', '19'] : []), ...cmd], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await exited(child, 60000);
+    if (code !== 0) throw new Error(`traffic-gen exited ${code}: ${err}`);
+    const r = JSON.parse(out) as { sent: number; pps: number };
+    return { sent: r.sent, pps: r.pps };
+  }
+
+  /**
+   * The baseline: `tcpdump -w /dev/null` (the agent's ring size) in the container's namespace while `count`
+   * packets arrive at `rate`; its CPU per packet and what it captured and dropped, from its own summary.
+   */
+  async tcpdump(
+    gen: string,
+    cell: DiegoCell,
+    c: CellContainer,
+    rate: number,
+    count: number,
+  ): Promise<TcpdumpRun> {
+    const args = [
+      '-i',
+      'eth0',
+      '-n',
+      '-Z',
+      'root',
+      '-B',
+      String(TCPDUMP_BUFFER_KIB),
+      '-w',
+      '/dev/null',
+      FILTER,
+    ];
+    const child = this.track(
+      spawn('ip', ['netns', 'exec', c.ns, 'tcpdump', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    await waitForLine(child, 'listening on');
+    const pid = child.pid as number; // `ip netns exec` execs tcpdump in place
+    const before = cpuTicksOf(pid);
+    const g = await this.generate(gen, cell, c, rate, count);
+    await sleep(1200); // tcpdump's 1 s block timeout hands over the tail
+    const cpuUs = ((cpuTicksOf(pid) - before) / TICKS_PER_SECOND) * 1e6;
+    child.kill('SIGINT');
+    await exited(child, 10000);
+    const received = Number(/(\d+) packets captured/.exec(stderr)?.[1] ?? NaN);
+    return {
+      tool: 'tcpdump -w',
+      rate,
+      sentPps: g.pps,
+      sent: g.sent,
+      received,
+      kernelDrops: Number(/(\d+) packets dropped by kernel/.exec(stderr)?.[1] ?? NaN),
+      discards: 0,
+      cpuUsPerPacket: cpuUs / Math.max(received, 1),
+    };
+  }
+}
+
+export interface TcpdumpRun {
+  readonly tool: 'tcpdump -w';
+  readonly rate: number;
+  readonly sentPps: number;
+  readonly sent: number;
+  readonly received: number;
+  readonly kernelDrops: number;
+  readonly discards: number;
+  readonly cpuUsPerPacket: number;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves with the exit code; SIGKILLs the child (by PID) after `timeoutMs`. */
+export function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+/** Packets for a run of `secs` at `rate` (0 = unpaced: as many as ~400k/s would send), at most 2 million. */
+export const countFor = (rate: number, secs: number): number =>
+  Math.min(Math.round((rate > 0 ? rate : 400_000) * secs), 2_000_000);
+
+/**
+ * Builds the generator (`binDir/traffic-gen`, from bench/capture) and compiles `files` (paths from the repo root)
+ * with what they import to `binDir/js`. Services run from compiled JavaScript, as in production: under ts-node
+ * the TypeScript compiler's heap would be measured as their CPU and RSS. Returns the generator's path.
+ */
+export function buildBench(binDir: string, files: readonly string[]): string {
+  mkdirSync(binDir, { recursive: true });
+  const gen = join(binDir, 'traffic-gen');
+  execFileSync('gcc', ['-O2', '-o', gen, join(ROOT, 'bench', 'capture', 'traffic-gen.c')]);
+  const project = join(binDir, 'tsconfig.bench.json');
+  writeFileSync(
+    project,
+    JSON.stringify({
+      extends: join(ROOT, 'tsconfig.json'),
+      compilerOptions: { outDir: './js', rootDir: ROOT, sourceMap: false, types: ['node'] },
+      include: [],
+      files: files.map((f) => join(ROOT, f)),
+    }),
+  );
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', project], {
+    stdio: 'inherit',
+  });
+  return gen;
+}
+
+/** utime + stime of `pid` in clock ticks; with `reaped`, also those of its exited and reaped children. */
+export function cpuTicksOf(pid: number, reaped = false): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const own = Number(fields[11]) + Number(fields[12]);
+  return reaped ? own + Number(fields[13]) + Number(fields[14]) : own;
+}
+
+export interface Memory {
+  rssMb: number;
+  anonMb: number;
+  fileMb: number;
+  hwmMb: number;
+}
+
+/** VmRSS (anonymous, file and shared memory parts) and VmHWM of `pid`, in MB. */
+export function memoryOf(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return {
+    rssMb: kb('VmRSS') / 1024,
+    anonMb: kb('RssAnon') / 1024,
+    fileMb: (kb('RssFile') + kb('RssShmem')) / 1024,
+    hwmMb: kb('VmHWM') / 1024,
+  };
+}
