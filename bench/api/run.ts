@@ -231,7 +231,8 @@ async function runFullPath(
   );
   await sleep(300); // every agent has started its capture once the headers are in; let the pipes settle
   const apiBefore = cpuTicksOf(api.pid);
-  const agentsBefore = agentPids.map((pid) => cpuTicksOf(pid));
+  // Agents: with their capture workers, which have exited and been reaped by the time of the second reading.
+  const agentsBefore = agentPids.map((pid) => cpuTicksOf(pid, true));
   const sampler = onSample ? setInterval(() => onSample(memoryOf(api.pid)), 100) : undefined;
   let gens: { sent: number; pps: number }[];
   let result: ClientResult;
@@ -242,8 +243,11 @@ async function runFullPath(
     if (sampler) clearInterval(sampler);
   }
   const apiCpuUs = ((cpuTicksOf(api.pid) - apiBefore) / ticksPerSecond) * 1e6;
+  await sleep(200); // the agents' workers exit after their final statistics and are then reaped
   const agentCpuUs =
-    (agentPids.reduce((s, pid, i) => s + cpuTicksOf(pid) - (agentsBefore[i] ?? 0), 0) / ticksPerSecond) * 1e6;
+    (agentPids.reduce((s, pid, i) => s + cpuTicksOf(pid, true) - (agentsBefore[i] ?? 0), 0) /
+      ticksPerSecond) *
+    1e6;
   rmSync(out, { force: true });
   const note = problemsOf(result, targets.length);
   const sent = gens.reduce((s, g) => s + g.sent, 0);
@@ -268,7 +272,7 @@ function printRun(r: RunResult): void {
   const full = r as Partial<FullPathRun>;
   const extra =
     full.agentCpuUs !== undefined
-      ? `  agent ${(full.agentCpuUs / Math.max(r.received, 1)).toFixed(3)}, client ${((full.clientCpuUs ?? 0) / Math.max(r.received, 1)).toFixed(3)}`
+      ? `  agent+workers ${(full.agentCpuUs / Math.max(r.received, 1)).toFixed(3)}, client ${((full.clientCpuUs ?? 0) / Math.max(r.received, 1)).toFixed(3)}`
       : '';
   console.log(
     `${r.tool.padEnd(12)} ${(r.rate === 0 ? 'unpaced' : String(r.rate)).padStart(8)} ${r.sentPps.toFixed(0).padStart(8)} ${String(r.sent).padStart(9)} ${String(r.received).padStart(9)} ${String(r.kernelDrops).padStart(8)} ${String(r.discards).padStart(8)}  ${(zeroDrop(r) ? 'yes' : 'no').padStart(4)}  ${r.cpuUsPerPacket.toFixed(3).padStart(7)}${extra}${r.note ? `  (${r.note})` : ''}`,
