@@ -12,6 +12,12 @@ import {
 const SECTION_HEADER_BLOCK = 0x0a0d0d0a;
 /** A block longer than this from an agent is treated as a broken stream. */
 const MAX_BLOCK_BYTES = 16 << 20;
+/**
+ * HTTP/2 hands over one DATA frame (≤ 16 KiB) at a time. Frames that arrive together are passed on as one chunk
+ * (at the end of the event-loop turn, or once this many bytes wait), so each stage after this one (parser, merge,
+ * sinks, client) handles a few large chunks instead of many small ones.
+ */
+const COALESCE_BYTES = 256 * 1024;
 
 /** What the merge should say about this input if its agent goes away before ending the stream. */
 export interface AgentInputOptions {
@@ -38,6 +44,10 @@ export interface AgentInputOptions {
  */
 export class AgentInput extends Readable {
   private pending: Buffer = Buffer.alloc(0);
+  /** Chunks received in this event-loop turn, not yet looked at. */
+  private incoming: Buffer[] = [];
+  private incomingBytes = 0;
+  private flushScheduled: NodeJS.Immediate | undefined;
   private sawSection = false;
   private ended = false;
 
@@ -65,6 +75,8 @@ export class AgentInput extends Readable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.ended = true;
+    clearImmediate(this.flushScheduled);
+    this.incoming = [];
     if (!this.stream.closed) this.stream.destroy();
     callback(error);
   }
@@ -72,7 +84,21 @@ export class AgentInput extends Readable {
   private onData(chunk: Buffer): void {
     if (this.ended) return;
     this.options.gcPacer?.account(chunk.length);
-    const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.incoming.push(chunk);
+    this.incomingBytes += chunk.length;
+    if (this.incomingBytes >= COALESCE_BYTES) this.flushIncoming();
+    else this.flushScheduled ??= setImmediate(() => this.flushIncoming());
+  }
+
+  /** Passes on the whole blocks of what was received; keeps a block's beginning until the rest arrives. */
+  private flushIncoming(): void {
+    clearImmediate(this.flushScheduled);
+    this.flushScheduled = undefined;
+    if (this.ended || this.incomingBytes === 0) return;
+    const parts = this.pending.length === 0 ? this.incoming : [this.pending, ...this.incoming];
+    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    this.incoming = [];
+    this.incomingBytes = 0;
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     let off = 0;
     while (off + 8 <= data.length) {
@@ -91,6 +117,8 @@ export class AgentInput extends Readable {
 
   /** `why` undefined = the agent ended its stream normally. */
   private finish(why: string | undefined): void {
+    if (this.ended) return;
+    this.flushIncoming(); // what arrived before the end; may itself finish (a malformed block)
     if (this.ended) return;
     this.ended = true;
     if (why !== undefined) {
