@@ -459,6 +459,9 @@ async function main(): Promise<void> {
     `target fan-in (${indexed.length} instances) API RSS ≤ 200 MB: ${fanHwm <= 200 ? 'met' : 'NOT met'} (VmHWM ${fanHwm.toFixed(1)} MB); ` +
       `fan-in ${zeroDrop(fan) ? 'without drops' : 'WITH drops/problems'}; API CPU ${fan.cpuUsPerPacket.toFixed(3)} µs/pkt`,
   );
+  // A graceful stop (SIGTERM drains, then exits 0), so that e.g. `--api-node-options --cpu-prof` gets written.
+  api.child.kill('SIGTERM');
+  await exited(api.child, 15000);
   console.log(`total time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
