@@ -241,12 +241,17 @@ export class CaptureRunner {
       },
     });
     // The limits are applied once, before the fan-out: every sink gets the same packets, at most the limit.
-    const limit = new CaptureLimit({
-      ...(request.maxPackets === undefined ? {} : { maxPackets: request.maxPackets }),
-      ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }),
-      onLimit: (text) => stopAll(text),
-    });
-    pipeline(merge, limit, fanOut, () => undefined);
+    // Without a limit the stage would only parse the stream again, so the merge feeds the fan-out directly.
+    if (request.maxPackets === undefined && request.maxBytes === undefined) {
+      pipeline(merge, fanOut, () => undefined);
+    } else {
+      const limit = new CaptureLimit({
+        ...(request.maxPackets === undefined ? {} : { maxPackets: request.maxPackets }),
+        ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }),
+        onLimit: (text) => stopAll(text),
+      });
+      pipeline(merge, limit, fanOut, () => undefined);
+    }
     const timer = setTimeout(
       () => {
         client.message({
