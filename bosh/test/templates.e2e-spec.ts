@@ -140,6 +140,7 @@ describe('pcap-api job', () => {
     'bosh.token_scopes': ['bosh.admin', 'bosh.read'],
     'health.sink_check_timeout_seconds': 3,
     'health.sink_check_interval_seconds': 30,
+    'health.show_sink_reasons': true,
     'metrics.enabled': false,
     'metrics.app_labels': true,
     sinks: {

@@ -24,6 +24,7 @@ import { CliController } from './cli/cli.controller';
 import { ApiConfig } from './config/api-config';
 import { API_TLS, type ApiTlsMaterial, readTlsMaterial } from './config/tls-material';
 import { HealthController } from './health/health.controller';
+import { logSinkChange } from './health/sink-change.log';
 import { ApiMetrics } from './metrics/api-metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { schedulesParts } from './schedules/schedules.parts';
@@ -112,6 +113,7 @@ export class ApiModule {
               timeoutMs: config.health.sink_check_timeout_seconds * 1000,
               cacheMs: config.health.sink_check_interval_seconds * 1000,
               onState: (state) => metrics.sinkState(state),
+              onChange: logSinkChange,
             }),
         },
         StoredCaptures,

@@ -1,8 +1,9 @@
 /**
  * `GET /health` with storage sinks, through the real API: one S3 sink on a real s3rver (loopback, temp dir) that
  * the test stops and restarts, one on a TCP server that accepts and never answers (a hung S3 endpoint). Each sink's
- * state is reported with its reason, within the check timeout; a failing sink makes the API `degraded`, never
- * unhealthy (200); `pcap_api_sink_up` follows.
+ * state is reported within the check timeout (with its reason when `health.show_sink_reasons` is on; by default the
+ * reason is only logged, once per change); a failing sink makes the API `degraded`, never unhealthy (200);
+ * `pcap_api_sink_up` follows.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,7 +18,7 @@ import {
   startCfWorld,
 } from '../../../test/support/api-harness';
 import { S3TestServer } from '../../../test/support/s3-server';
-import { ApiUnderTest } from './api-under-test';
+import { ApiUnderTest, RecordingLogger } from './api-under-test';
 
 const TIMEOUT_S = 1;
 const INTERVAL_S = 2;
@@ -28,6 +29,7 @@ describe('GET /health reports the storage sinks', () => {
   let api: ApiUnderTest | undefined;
   let s3: S3TestServer | undefined;
   let hung: Server | undefined;
+  let hungPort = 0;
   const hungSockets = new Set<Socket>();
 
   beforeAll(async () => {
@@ -38,12 +40,16 @@ describe('GET /health reports the storage sinks', () => {
       socket.once('close', () => hungSockets.delete(socket));
     });
     await new Promise<void>((resolve) => hung!.listen(0, '127.0.0.1', resolve));
-    const hungPort = (hung.address() as { port: number }).port;
+    hungPort = (hung.address() as { port: number }).port;
     world = await startCfWorld(baseModel([]));
     certs = ApiTestCerts.create();
     api = await ApiUnderTest.start(
       apiConfigObject(world, certs, {
-        health: { sink_check_timeout_seconds: TIMEOUT_S, sink_check_interval_seconds: INTERVAL_S },
+        health: {
+          sink_check_timeout_seconds: TIMEOUT_S,
+          sink_check_interval_seconds: INTERVAL_S,
+          show_sink_reasons: true,
+        },
         sinks: {
           archive: s3.sinkConfig(),
           hung: s3.sinkConfig({ endpoint: `http://127.0.0.1:${hungPort}` }),
@@ -124,5 +130,35 @@ describe('GET /health reports the storage sinks', () => {
       status: 'ok',
     });
     expect(await sinkUp('archive')).toBe(1);
+  }, 30000);
+
+  it('by default /health names no reason; the API logs it once per change instead', async () => {
+    const logger = new RecordingLogger();
+    const quiet = await ApiUnderTest.start(
+      apiConfigObject(world, certs, {
+        health: { sink_check_timeout_seconds: TIMEOUT_S, sink_check_interval_seconds: 0 },
+        sinks: { hung: s3!.sinkConfig({ endpoint: `http://127.0.0.1:${hungPort}` }) },
+      }),
+      { logger },
+    );
+    try {
+      const reason = `no answer within ${TIMEOUT_S * 1000} ms (check aborted)`;
+      for (let i = 0; i < 2; i++) {
+        const res = await call(`${quiet.url}/health`);
+        expect(res.status).toBe(200);
+        expect(json(res)).toMatchObject({ state: 'degraded', sinks: [{ name: 'hung', status: 'error' }] });
+        expect(res.body.toString()).not.toContain('127.0.0.1');
+        expect(res.body.toString()).not.toContain('reason');
+      }
+      // Checked twice (no caching), the same reason both times: one warning.
+      const warnings = logger.entries('SinkHealth');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({
+        level: 'warn',
+        message: `sink 'hung' (s3) failed its check: ${reason}`,
+      });
+    } finally {
+      await quiet.close();
+    }
   }, 30000);
 });

@@ -44,10 +44,12 @@ describe('SinkHealth: configured sinks checked with a timeout, cached', () => {
 
   it('reports ok for a reachable bucket, caches the state, and reports the reason once the server is gone', async () => {
     const seen: SinkState[] = [];
+    const changes: [string, string | undefined, string | undefined][] = [];
     const health = new SinkHealth(registry, [s3Sink('archive'), { kind: 'metrics', name: 'prometheus' }], {
       timeoutMs: TIMEOUT_MS,
       cacheMs: 400,
       onState: (s) => seen.push(s),
+      onChange: (s, previous) => changes.push([s.name, previous?.status, s.status]),
     });
     const first = await health.states();
     expect(first.map((s) => [s.name, s.kind, s.status, s.reason])).toEqual([
@@ -71,11 +73,19 @@ describe('SinkHealth: configured sinks checked with a timeout, cached', () => {
       expect(archive?.reason).toMatch(/^bucket 'health-captures' is not usable: .*ECONNREFUSED/);
       expect(archive?.checkedAt.getTime()).toBeGreaterThan(first[0]!.checkedAt.getTime());
       expect(seen.at(-1)).toBe(archive);
+      // Checked again while still down: same status and reason, so no second change.
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      expect((await health.states())[0]?.status).toBe('error');
     } finally {
       await s3.restart();
     }
     await new Promise((resolve) => setTimeout(resolve, 450));
     expect((await health.states())[0]?.status).toBe('ok');
+    // A first ok is no change; ok → error and error → ok are, once each.
+    expect(changes).toEqual([
+      ['archive', 'ok', 'error'],
+      ['archive', 'error', 'ok'],
+    ]);
   }, 30000);
 
   it('a hung endpoint: the check is aborted at the timeout and reported; callers meanwhile share that one check', async () => {
@@ -104,11 +114,15 @@ describe('SinkHealth: configured sinks checked with a timeout, cached', () => {
   }, 30000);
 
   it('a bucket the server does not have: the S3 error name and status are the reason', async () => {
+    const changes: (SinkState | undefined)[] = [];
     const health = new SinkHealth(registry, [s3Sink('missing', { bucket: 'no-such-bucket' })], {
       timeoutMs: TIMEOUT_MS,
       cacheMs: 1000,
+      onChange: (s, previous) => changes.push(s, previous),
     });
     const [missing] = await health.states();
+    // A first state that is an error counts as a change (it is logged).
+    expect(changes).toEqual([missing, undefined]);
     expect(missing).toMatchObject({
       status: 'error',
       reason: "bucket 'no-such-bucket' is not usable: NotFound (HTTP 404)",

@@ -178,6 +178,11 @@ const schema = z
         sink_check_timeout_seconds: z.number().min(0.1).max(60).default(2),
         /** How long a sink's state is reused (by `/health` and `/metrics`) after its check ended. */
         sink_check_interval_seconds: z.number().min(0).max(3600).default(15),
+        /**
+         * Show why a sink failed its check in `/health`, which is unauthenticated: reasons can name the bucket, the
+         * endpoint's host and address. Off by default; the reason is always logged when a sink's state changes.
+         */
+        show_sink_reasons: z.boolean().default(false),
       })
       .prefault({}),
     metrics: z

@@ -1,14 +1,16 @@
-import { Controller, Get, HttpCode, HttpStatus, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, HttpStatus, Inject, Res } from '@nestjs/common';
 import { SinkHealth, type SinkState } from '@pcap/sinks';
 import type { FastifyReply } from 'fastify';
 
 import { CaptureRegistry } from '../captures/capture-registry.service';
+import { ApiConfig } from '../config/api-config';
 
 /** One configured storage sink in the `/health` answer. */
 export interface SinkHealthView {
   readonly name: string;
   readonly kind: string;
   readonly status: 'ok' | 'error';
+  /** Only with `health.show_sink_reasons` (the API's log has it either way). */
   readonly reason?: string;
   readonly checkedAt: string;
 }
@@ -25,13 +27,15 @@ export interface HealthView {
  * `GET /health`: 200 while accepting captures, 503 while draining (so load balancers stop sending). A storage sink
  * whose check fails makes the state `degraded` (still 200: live captures work, the API must not be restarted or
  * taken out of rotation for a bucket's sake); each sink's state comes from {@link SinkHealth} (cached, bounded by
- * its timeout, so this answer never hangs on S3).
+ * its timeout, so this answer never hangs on S3). The endpoint is unauthenticated, so why a sink failed (which can
+ * name buckets, hosts and addresses) is shown only when `health.show_sink_reasons` is on; it is logged regardless.
  */
 @Controller('health')
 export class HealthController {
   constructor(
     private readonly registry: CaptureRegistry,
     private readonly sinkHealth: SinkHealth,
+    @Inject(ApiConfig) private readonly config: ApiConfig,
   ) {}
 
   @Get()
@@ -45,17 +49,17 @@ export class HealthController {
       healthy: !draining,
       state: draining ? 'draining' : degraded ? 'degraded' : 'healthy',
       activeCaptures: this.registry.active,
-      sinks: sinks.map(view),
+      sinks: sinks.map((s) => view(s, this.config.health.show_sink_reasons)),
     };
   }
 }
 
-function view(s: SinkState): SinkHealthView {
+function view(s: SinkState, showReason: boolean): SinkHealthView {
   return {
     name: s.name,
     kind: s.kind,
     status: s.status,
-    ...(s.reason === undefined ? {} : { reason: s.reason }),
+    ...(s.reason === undefined || !showReason ? {} : { reason: s.reason }),
     checkedAt: s.checkedAt.toISOString(),
   };
 }

@@ -22,6 +22,11 @@ export interface SinkHealthOptions {
   readonly cacheMs: number;
   /** Called with every new state (the availability gauge hooks in). */
   readonly onState?: (state: SinkState) => void;
+  /**
+   * Called when a sink's status or reason differs from its previous state, and for a first state that is an error
+   * (so a log line is written once per change, not once per check).
+   */
+  readonly onChange?: (state: SinkState, previous: SinkState | undefined) => void;
 }
 
 interface Entry {
@@ -60,10 +65,14 @@ export class SinkHealth {
     const cached = entry.state;
     if (cached !== undefined && Date.now() < entry.freshUntil) return Promise.resolve(cached);
     entry.running ??= this.check(config).then((state) => {
+      const previous = entry.state;
       entry.state = state;
       entry.freshUntil = Date.now() + this.options.cacheMs;
       entry.running = undefined;
       this.options.onState?.(state);
+      if (previous === undefined ? state.status !== 'ok' : changed(previous, state)) {
+        this.options.onChange?.(state, previous);
+      }
       return state;
     });
     return entry.running;
@@ -98,4 +107,8 @@ export class SinkHealth {
       clearTimeout(timer);
     }
   }
+}
+
+function changed(a: SinkState, b: SinkState): boolean {
+  return a.status !== b.status || a.reason !== b.reason;
 }
