@@ -122,7 +122,7 @@ function generate(
   c: CellContainer,
   rate: number,
   count: number,
-  nice = false,
+  nice = 0,
 ): Promise<{ sent: number; pps: number }> {
   if (!cell) throw new Error('no cell');
   return procs.generate(gen, cell, c, rate, count, nice);
@@ -343,7 +343,7 @@ async function runRss(agent: Agent, containers: readonly CellContainer[]): Promi
   let gens: { sent: number; pps: number }[];
   try {
     // One paced generator per container at once; niced, since each spins between sends on a 2-core machine.
-    gens = await Promise.all(containers.map((c) => generate(c, rssPps, rssPps * rssSeconds, true)));
+    gens = await Promise.all(containers.map((c) => generate(c, rssPps, rssPps * rssSeconds, 19)));
     await sleep(150);
   } finally {
     clearInterval(sampler);

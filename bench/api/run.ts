@@ -17,7 +17,7 @@
  *
  * Usage (as root): node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/api/run.ts
  *   [--rates 100000,200000,300000,0] [--seconds 2] [--fan-in-pps 10000] [--fan-in-seconds 3]
- *   [--isolation process|in-process] [--gc-pacing-bytes N] [--api-node-options '--flag ...']   (rate 0 = unpaced)
+ *   [--isolation process|in-process] [--gc-pacing-bytes N] [--api-node-options '--flag ...'] [--generator-nice -10]   (rate 0 = unpaced)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,6 +56,12 @@ const isolation = args.text('--isolation', 'process');
 const gcPacing = args.has('--gc-pacing-bytes')
   ? { gc_pacing_bytes: args.number('--gc-pacing-bytes', 0) }
   : {};
+/**
+ * Niceness of the generator in the one-instance runs, the same for tcpdump's and the full path's: negative gives it
+ * the CPU first, so that on few cores the agent, the API and the client cannot slow it down and both tools are
+ * offered the same rate (default -10; 0 = as started).
+ */
+const generatorNice = args.number('--generator-nice', -10);
 const AGENT_NODE_OPTIONS = ['--max-semi-space-size=2']; // as `npm run start:agent`
 /** Node flags for the API process (space-separated), e.g. `--perf-basic-prof` for profiling; default none. */
 const API_NODE_OPTIONS = args.words('--api-node-options', '');
@@ -122,7 +128,7 @@ function generate(
   c: CellContainer,
   rate: number,
   count: number,
-  nice = false,
+  nice = 0,
 ): Promise<{ sent: number; pps: number }> {
   return procs.generate(gen, cell, c, rate, count, nice);
 }
@@ -186,7 +192,7 @@ const zeroDrop = (r: RunResult): boolean =>
   r.received === r.sent && r.kernelDrops === 0 && r.discards === 0 && r.note === undefined;
 
 function runTcpdump(cell: DiegoCell, c: CellContainer, rate: number): Promise<RunResult> {
-  return procs.tcpdump(gen, cell, c, rate, countFor(rate, seconds));
+  return procs.tcpdump(gen, cell, c, rate, countFor(rate, seconds), generatorNice);
 }
 
 function problemsOf(r: ClientResult, instances: number): string | undefined {
@@ -237,7 +243,9 @@ async function runFullPath(
   let gens: { sent: number; pps: number }[];
   let result: ClientResult;
   try {
-    gens = await Promise.all(targets.map((t) => generate(t.cell, t.c, rate, count, targets.length > 1)));
+    gens = await Promise.all(
+      targets.map((t) => generate(t.cell, t.c, rate, count, targets.length > 1 ? 19 : generatorNice)),
+    );
     result = await client.result();
   } finally {
     if (sampler) clearInterval(sampler);
@@ -403,7 +411,9 @@ async function main(): Promise<void> {
   );
 
   // ---- one instance, full path and tcpdump at each rate
-  console.log(`\none instance (index 0), ${seconds} s per run`);
+  console.log(
+    `\none instance (index 0), ${seconds} s per run, generator at nice ${generatorNice} for both tools`,
+  );
   console.log(HEADER);
   const results: RunResult[] = [];
   for (const rate of rates) {

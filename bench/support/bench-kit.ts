@@ -90,8 +90,9 @@ export class BenchProcesses {
   }
 
   /**
-   * Paced UDP load from the generator in the cell's namespace to a container; `nice` when several run at once on
-   * few cores. Resolves with what it sent and the rate it reached.
+   * Paced UDP load from the generator in the cell's namespace to a container, at niceness `nice` (19 when several
+   * run at once on few cores; negative to give it the CPU before the processes under test; 0 = as started).
+   * Resolves with what it sent and the rate it reached.
    */
   async generate(
     gen: string,
@@ -99,14 +100,18 @@ export class BenchProcesses {
     c: CellContainer,
     rate: number,
     count: number,
-    nice = false,
+    nice = 0,
   ): Promise<{ sent: number; pps: number }> {
     const cmd = [gen, c.ip, String(PORT), String(rate), String(count), String(PAYLOAD)];
     // `ip netns exec` (and nice) exec in place: the child's PID is the generator's.
     const child = this.track(
-      spawn('ip', ['netns', 'exec', cell.cellNs, ...(nice ? ['nice', '-n', '19'] : []), ...cmd], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
+      spawn(
+        'ip',
+        ['netns', 'exec', cell.cellNs, ...(nice !== 0 ? ['nice', '-n', String(nice)] : []), ...cmd],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      ),
     );
     let out = '';
     let err = '';
@@ -128,6 +133,7 @@ export class BenchProcesses {
     c: CellContainer,
     rate: number,
     count: number,
+    generatorNice = 0,
   ): Promise<TcpdumpRun> {
     const args = [
       '-i',
@@ -149,7 +155,7 @@ export class BenchProcesses {
     await waitForLine(child, 'listening on');
     const pid = child.pid as number; // `ip netns exec` execs tcpdump in place
     const before = cpuTicksOf(pid);
-    const g = await this.generate(gen, cell, c, rate, count);
+    const g = await this.generate(gen, cell, c, rate, count, generatorNice);
     await sleep(1200); // tcpdump's 1 s block timeout hands over the tail
     const cpuUs = ((cpuTicksOf(pid) - before) / TICKS_PER_SECOND) * 1e6;
     child.kill('SIGINT');
