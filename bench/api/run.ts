@@ -461,8 +461,17 @@ async function main(): Promise<void> {
         : `target full path ≥ 1.0× tcpdump's zero-drop rate: met as far as measurable (the full path kept up at ${fullTop.toFixed(0)} pkt/s too)`,
     );
   } else {
+    // tcpdump never dropped: its zero-drop rate is at least the highest rate it was offered.
+    const tcpdumpTop = Math.max(...results.filter((r) => r.tool === 'tcpdump -w').map((r) => r.sentPps));
+    const failedAt = fullFailed.map((r) => `${r.sentPps.toFixed(0)} pkt/s (${r.sent - r.received} lost)`);
+    const lowestFailed = Math.min(...fullFailed.map((r) => r.sentPps));
+    const mineTop = mine?.sentPps ?? 0;
     console.log(
-      `target full path ≥ 1.0× tcpdump's zero-drop rate: NOT met: the full path dropped at ${fullFailed.map((r) => `${r.sentPps.toFixed(0)} pkt/s (${r.sent - r.received} lost)`).join(', ')}, where tcpdump did not`,
+      lowestFailed <= tcpdumpTop * 1.02
+        ? `target full path ≥ 1.0× tcpdump's zero-drop rate: NOT met: the full path dropped at ${failedAt.join(', ')}, where tcpdump did not (it kept up with everything offered, up to ${tcpdumpTop.toFixed(0)} pkt/s)`
+        : mineTop >= tcpdumpTop
+          ? `target full path ≥ 1.0× tcpdump's zero-drop rate: met as far as measurable (the full path kept up at ${mineTop.toFixed(0)} pkt/s, tcpdump's highest offered ${tcpdumpTop.toFixed(0)}; it dropped only above that, at ${failedAt.join(', ')})`
+          : `target full path ≥ 1.0× tcpdump's zero-drop rate: not shown: the full path kept up to ${mineTop.toFixed(0)} pkt/s and dropped at ${failedAt.join(', ')}; tcpdump kept up with everything offered, up to ${tcpdumpTop.toFixed(0)} pkt/s (${(mineTop / tcpdumpTop).toFixed(2)}× that is the most this run shows)`,
     );
   }
   console.log(
