@@ -42,6 +42,8 @@ import {
   sleep,
   TCPDUMP_BUFFER_KIB,
   TICKS_PER_SECOND as ticksPerSecond,
+  zeroDropVerdict,
+  type ZeroDropRun,
 } from '../support/bench-kit';
 import type { ClientResult } from './client';
 
@@ -440,40 +442,9 @@ async function main(): Promise<void> {
         : `${tool.padEnd(12)} no zero-drop run`,
     );
   }
-  const ref = best('tcpdump -w');
-  const mine = best('full path');
-  const tcpdumpLimited = results.some((r) => r.tool === 'tcpdump -w' && !zeroDrop(r));
-  const fullFailed = results.filter((r) => r.tool === 'full path' && !zeroDrop(r));
-  if (tcpdumpLimited) {
-    const ratio = mine && ref ? mine.sentPps / ref.sentPps : 0;
-    console.log(
-      `target full path ≥ 1.0× tcpdump's zero-drop rate: ${ratio >= 1.0 ? 'met' : 'NOT met'} (${ratio.toFixed(2)}×)`,
-    );
-  } else if (fullFailed.length === 0) {
-    const fullTop = Math.max(...results.filter((r) => r.tool === 'full path').map((r) => r.sentPps));
-    const tcpdumpTop = Math.max(...results.filter((r) => r.tool === 'tcpdump -w').map((r) => r.sentPps));
-    console.log(
-      `note: tcpdump dropped nothing at any rate, up to ${tcpdumpTop.toFixed(0)} pkt/s (the generator's maximum): the generator is the limit`,
-    );
-    console.log(
-      fullTop < tcpdumpTop * 0.9
-        ? `target full path ≥ 1.0× tcpdump's zero-drop rate: not measurable here; the full path dropped nothing, but the generator reached only ${fullTop.toFixed(0)} pkt/s while the agent, the API and the client ran (${tcpdumpTop.toFixed(0)} with tcpdump): they take its CPU on this machine, so the full path was never offered tcpdump's rate`
-        : `target full path ≥ 1.0× tcpdump's zero-drop rate: met as far as measurable (the full path kept up at ${fullTop.toFixed(0)} pkt/s too)`,
-    );
-  } else {
-    // tcpdump never dropped: its zero-drop rate is at least the highest rate it was offered.
-    const tcpdumpTop = Math.max(...results.filter((r) => r.tool === 'tcpdump -w').map((r) => r.sentPps));
-    const failedAt = fullFailed.map((r) => `${r.sentPps.toFixed(0)} pkt/s (${r.sent - r.received} lost)`);
-    const lowestFailed = Math.min(...fullFailed.map((r) => r.sentPps));
-    const mineTop = mine?.sentPps ?? 0;
-    console.log(
-      lowestFailed <= tcpdumpTop * 1.02
-        ? `target full path ≥ 1.0× tcpdump's zero-drop rate: NOT met: the full path dropped at ${failedAt.join(', ')}, where tcpdump did not (it kept up with everything offered, up to ${tcpdumpTop.toFixed(0)} pkt/s)`
-        : mineTop >= tcpdumpTop
-          ? `target full path ≥ 1.0× tcpdump's zero-drop rate: met as far as measurable (the full path kept up at ${mineTop.toFixed(0)} pkt/s, tcpdump's highest offered ${tcpdumpTop.toFixed(0)}; it dropped only above that, at ${failedAt.join(', ')})`
-          : `target full path ≥ 1.0× tcpdump's zero-drop rate: not shown: the full path kept up to ${mineTop.toFixed(0)} pkt/s and dropped at ${failedAt.join(', ')}; tcpdump kept up with everything offered, up to ${tcpdumpTop.toFixed(0)} pkt/s (${(mineTop / tcpdumpTop).toFixed(2)}× that is the most this run shows)`,
-    );
-  }
+  const asRun = (r: RunResult): ZeroDropRun => ({ ...r, zeroDrop: zeroDrop(r) });
+  const of = (tool: string): ZeroDropRun[] => results.filter((r) => r.tool === tool).map(asRun);
+  console.log(zeroDropVerdict('full path', 1.0, of('full path'), of('tcpdump -w')));
   console.log(
     `target fan-in (${indexed.length} instances) API RSS ≤ 200 MB: ${fanHwm <= 200 ? 'met' : 'NOT met'} (VmHWM ${fanHwm.toFixed(1)} MB); ` +
       `fan-in ${zeroDrop(fan) ? 'without drops' : 'WITH drops/problems'}; API CPU ${fan.cpuUsPerPacket.toFixed(3)} µs/pkt`,

@@ -257,3 +257,54 @@ export function memoryOf(pid: number): Memory {
     hwmMb: kb('VmHWM') / 1024,
   };
 }
+
+/** One rate run as the zero-drop verdict needs it. */
+export interface ZeroDropRun {
+  readonly sentPps: number;
+  readonly sent: number;
+  readonly received: number;
+  /** Every packet sent was captured, nothing dropped or discarded anywhere. */
+  readonly zeroDrop: boolean;
+}
+
+/**
+ * The verdict line for "`who` ≥ `factor`× tcpdump's zero-drop rate" from runs of both on the same offered loads.
+ * tcpdump's zero-drop rate is known only if some tcpdump run dropped; otherwise it is at least the highest rate
+ * tcpdump was offered, and what can be said depends on where (if anywhere) `who` dropped.
+ */
+export function zeroDropVerdict(
+  who: string,
+  factor: number,
+  ours: readonly ZeroDropRun[],
+  tcpdump: readonly ZeroDropRun[],
+): string {
+  const target = `target ${who} ≥ ${factor.toFixed(1)}× tcpdump's zero-drop rate`;
+  const pps = (r: ZeroDropRun): string => `${r.sentPps.toFixed(0)} pkt/s`;
+  const top = (runs: readonly ZeroDropRun[]): number => Math.max(0, ...runs.map((r) => r.sentPps));
+  const oursBest = top(ours.filter((r) => r.zeroDrop));
+  const tcpdumpBest = top(tcpdump.filter((r) => r.zeroDrop));
+  const failed = ours.filter((r) => !r.zeroDrop);
+  const failedAt = failed.map((r) => `${pps(r)} (${r.sent - r.received} lost)`).join(', ');
+  if (tcpdump.some((r) => !r.zeroDrop)) {
+    const ratio = tcpdumpBest > 0 ? oursBest / tcpdumpBest : 0;
+    return `${target}: ${ratio >= factor ? 'met' : 'NOT met'} (${ratio.toFixed(2)}×)`;
+  }
+  const tcpdumpTop = top(tcpdump);
+  const limit = `tcpdump kept up with everything offered, up to ${tcpdumpTop.toFixed(0)} pkt/s (the generator's maximum)`;
+  if (failed.length === 0) {
+    const oursTop = top(ours);
+    if (oursTop < tcpdumpTop * 0.9) {
+      return `${target}: not measurable here; ${who} dropped nothing, but was offered at most ${oursTop.toFixed(0)} pkt/s; ${limit}`;
+    }
+    return factor <= 1
+      ? `${target}: met as far as measurable (${who} kept up at ${oursTop.toFixed(0)} pkt/s too; ${limit})`
+      : `${target}: not measurable here; ${who} kept up too (≥ 1.0×); ${limit}`;
+  }
+  const lowestFailed = Math.min(...failed.map((r) => r.sentPps));
+  if (lowestFailed <= tcpdumpTop * 1.02) {
+    return `${target}: NOT met: ${who} dropped at ${failedAt}, where ${limit}`;
+  }
+  return oursBest >= tcpdumpTop * factor
+    ? `${target}: met as far as measurable (${who} kept up at ${oursBest.toFixed(0)} pkt/s and dropped only above every rate tcpdump was offered, at ${failedAt}; ${limit})`
+    : `${target}: not shown: ${who} kept up to ${oursBest.toFixed(0)} pkt/s and dropped at ${failedAt}; ${limit}: ${(oursBest / tcpdumpTop).toFixed(2)}× is the most this run shows`;
+}
