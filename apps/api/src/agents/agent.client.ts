@@ -59,6 +59,16 @@ export interface AgentCapture {
 }
 
 /**
+ * HTTP/2 flow control towards the agents: what an agent may send ahead of what the API has read, per stream and
+ * (set once connected) for the session, which holds one stream. HTTP/2's default of 64 KiB made the API send a
+ * WINDOW_UPDATE (a TLS record the agent reads and decrypts) for about every 32 KiB of packets; 1 MiB makes that
+ * ~16× rarer and still bounds what a stalled capture buffers in the API to 1 MiB per agent.
+ */
+export const AGENT_WINDOW_BYTES = 1 << 20;
+/** Largest DATA frame an agent may send (HTTP/2's default is 16 KiB): fewer frames, fewer reads in the API. */
+export const AGENT_MAX_FRAME_BYTES = 256 * 1024;
+
+/**
  * The seam to the agents: HTTP/2 over mutual TLS (node:http2). The API presents its client certificate; the
  * agent's certificate must chain to `agents.mtls.ca` and carry `agents.mtls.server_name` (checked instead of the
  * dialled address, since agents are dialled by cell IP). One session per capture and agent, so a slow capture
@@ -134,6 +144,7 @@ export class AgentClient {
         minVersion: 'TLSv1.2',
         servername: isIpLiteral(serverName) ? undefined : serverName,
         checkServerIdentity: (_host: string, peer: PeerCertificate) => checkServerIdentity(serverName, peer),
+        settings: { initialWindowSize: AGENT_WINDOW_BYTES, maxFrameSize: AGENT_MAX_FRAME_BYTES },
       });
       const timer = setTimeout(() => {
         session.destroy();
@@ -141,6 +152,7 @@ export class AgentClient {
       }, timeoutMs);
       session.once('connect', () => {
         clearTimeout(timer);
+        session.setLocalWindowSize(AGENT_WINDOW_BYTES);
         session.removeAllListeners('error');
         // Later session errors surface on the streams; keep one listener so they never crash the process.
         session.on('error', () => undefined);
