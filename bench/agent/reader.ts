@@ -1,7 +1,7 @@
 /**
  * The reader of bench/agent/run.ts, in its own process (compiled JavaScript) so that neither its CPU nor its
  * memory is counted as the agent's: connects to the agent over HTTP/2 with the API's client certificate (one
- * session per capture, as the API does, with node's default flow-control windows), POSTs /captures for each
+ * session per capture, as the API does, with the API's flow-control window and frame size), POSTs /captures for each
  * request body, prints `ready` once every capture has answered 200, and discards the streamed bytes while counting
  * Enhanced Packet Blocks. On a `stop` line on stdin it DELETEs every capture, waits for each stream to end and
  * prints one JSON line: per capture the EPBs and bytes received, the final Interface Statistics Block (parsed with
@@ -16,6 +16,10 @@ import { createInterface } from 'node:readline';
 import { readPcapng } from '@pcap/capture';
 
 import { PcapngBlockCounter } from './block-counter';
+
+/** The API's HTTP/2 settings towards agents (apps/api/src/agents/agent.client.ts), so the agent works as it would. */
+const AGENT_WINDOW_BYTES = 1 << 20;
+const AGENT_MAX_FRAME_BYTES = 256 * 1024;
 
 interface ReaderArgs {
   readonly port: number;
@@ -56,7 +60,12 @@ class OneCapture {
 
   constructor(private readonly body: unknown) {
     this.ended = new Promise((resolve) => {
-      this.session = connect(`https://127.0.0.1:${args.port}`, { ...tls, servername: 'localhost' });
+      this.session = connect(`https://127.0.0.1:${args.port}`, {
+        ...tls,
+        servername: 'localhost',
+        settings: { initialWindowSize: AGENT_WINDOW_BYTES, maxFrameSize: AGENT_MAX_FRAME_BYTES },
+      });
+      this.session.once('connect', () => this.session.setLocalWindowSize(AGENT_WINDOW_BYTES));
       this.session.on('error', (err: Error) => {
         this.error ??= err.message;
         resolve();
