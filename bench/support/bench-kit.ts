@@ -117,7 +117,10 @@ export class BenchProcesses {
     let err = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    // 'exit' can come before the last of stdout has been read; 'close' comes after both.
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     const code = await exited(child, 60000);
+    await closed;
     if (code !== 0) throw new Error(`traffic-gen exited ${code}: ${err}`);
     const r = JSON.parse(out) as { sent: number; pps: number };
     return { sent: r.sent, pps: r.pps };
