@@ -55,7 +55,10 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
     net.destroy();
   });
 
-  async function open(filter: string, extra: { timeoutMs?: number; highWaterMark?: number } = {}) {
+  async function open(
+    filter: string,
+    extra: { timeoutMs?: number; highWaterMark?: number; immediate?: boolean } = {},
+  ) {
     const c = await IsolatedCapture.open({ device: net.b.device, netns: net.b.netnsPath, filter, ...extra });
     opened.push(c);
     return c;
@@ -114,6 +117,31 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
     expect(end.dropped).toBeGreaterThan(0);
     expect(got.packets).toBe(end.delivered);
     expect(end.delivered + end.dropped).toBe(20000);
+  });
+
+  it('holds at most highWaterMark batches, however many small ones wait in the pipe', async () => {
+    // immediate mode and paced traffic: one-packet batches; nobody reads, so they pile up in the pipe
+    const capture = await open('udp dst port 7106', { highWaterMark: 2, immediate: true });
+    await sendUdp(net, net.a, net.b, { port: 7106, count: 600, size: 1200, gapUs: 300 });
+    await delay(300);
+    expect(capture.readableLength).toBe(2);
+    let got = 0;
+    let batches = 0;
+    for (let i = 0; i < 400 && got < 600; i++) {
+      const batch = capture.read() as PacketBatch | null;
+      if (batch === null) {
+        await delay(5);
+        continue;
+      }
+      got += batch.count;
+      batches++;
+      await delay(1);
+      expect(capture.readableLength).toBeLessThanOrEqual(2);
+    }
+    expect(batches).toBeGreaterThan(10);
+    const end = await capture.stop();
+    expect(got).toBe(600);
+    expect(end).toMatchObject({ delivered: 600, dropped: 0 });
   });
 
   it("when the device disappears, delivers what the kernel held, then fails with libpcap's reason", async () => {

@@ -40,7 +40,7 @@ interface Opened {
  *
  * Backpressure: when the stream holds `highWaterMark` batches, the worker's pipe is no longer read; the worker
  * then blocks and stops reading the kernel, whose ring fills and drops (counted in `stats().dropped`). Memory in
- * this process stays bounded by `highWaterMark × maxBatchBytes` plus the pipe.
+ * this process stays bounded by `highWaterMark × maxBatchBytes` plus one read of the pipe.
  *
  * Lifetime: `stop()` ends gracefully (the worker delivers what the kernel holds, then its final statistics);
  * `destroy()` kills the worker at once. If this process dies, the worker dies with it (parent-death signal and
@@ -77,7 +77,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
     this.pid = worker.pid ?? 0;
     frames.onFrame = (type, payload) => this.onFrame(type, payload);
     frames.onClose = () => this.onWorkerGone();
-    frames.flushPending();
+    frames.resume();
   }
 
   /**
@@ -115,7 +115,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
     const opened = await new Promise<Opened>((resolve, reject) => {
       frames.onFrame = (type, payload) => {
         if (type === Frame.Ready) {
-          frames.holdRest();
+          frames.pause(); // the rest waits for the stream's consumer
           resolve({
             linkType: payload.readInt32LE(0),
             snaplen: payload.readInt32LE(4),
@@ -163,7 +163,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
   }
 
   override _read(): void {
-    this.worker.stdout.resume();
+    this.frames.resume();
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -178,7 +178,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
       case Frame.Batch: {
         if (this.destroyed) return;
         const batch: PacketBatch = { count: payload.readUInt32LE(0), data: payload.subarray(4) };
-        if (!this.push(batch)) this.worker.stdout.pause();
+        if (!this.push(batch)) this.frames.pause();
         return;
       }
       case Frame.Stats:
@@ -234,7 +234,9 @@ export class IsolatedCapture extends Readable implements PacketSource {
 
 /**
  * Splits the worker's stdout into frames. Frames may arrive split across chunks or several in one chunk; a
- * frame's payload is a copy only when it arrived split.
+ * frame's payload is a copy only when it arrived split. While paused, no frame is delivered (what was read stays
+ * here, at most one read of the pipe) and stdout is not read; the worker's close is reported only after every
+ * frame read before it was delivered.
  */
 class FrameReader {
   onFrame: (type: number, payload: Buffer) => void = () => undefined;
@@ -242,44 +244,55 @@ class FrameReader {
 
   private chunks: Buffer[] = [];
   private buffered = 0;
-  private held: [number, Buffer][] | undefined;
+  private paused = false;
   private closed: [number | null, NodeJS.Signals | null] | undefined;
+  private closeReported = false;
 
-  constructor(worker: WorkerProcess) {
-    worker.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
-    // 'close' comes after stdout has ended, so every frame has been seen by then.
+  constructor(private readonly worker: WorkerProcess) {
+    worker.stdout.on('data', (chunk: Buffer) => {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      this.deliver();
+    });
+    // 'close' comes after stdout has ended, so every frame has been read by then.
     worker.once('close', (code, signal) => {
-      if (this.held) this.closed = [code, signal];
-      else this.onClose(code, signal);
+      this.closed = [code, signal];
+      if (!this.paused) this.reportClose();
     });
   }
 
-  /** Keeps frames (and the close) until the consumer is attached: the ones right after READY. */
-  holdRest(): void {
-    this.held = [];
+  /** Stops delivering frames and reading stdout (the worker blocks once the pipe is full). */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.worker.stdout.pause();
   }
 
-  flushPending(): void {
-    const held = this.held ?? [];
-    this.held = undefined;
-    for (const [type, payload] of held) this.onFrame(type, payload);
-    if (this.closed) this.onClose(...this.closed);
+  /** Delivers what was read until paused again; then reads stdout on, or reports the close that came meanwhile. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.deliver();
+    if (this.paused) return;
+    if (this.closed) this.reportClose();
+    else this.worker.stdout.resume();
   }
 
-  private onData(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    for (;;) {
-      if (this.buffered < FRAME_HEADER) return;
+  private deliver(): void {
+    while (!this.paused && this.buffered >= FRAME_HEADER) {
       const head = this.peek(FRAME_HEADER);
       const type = head.readUInt32LE(0);
       const length = head.readUInt32LE(4);
       if (this.buffered < FRAME_HEADER + length) return;
       const frame = this.take(FRAME_HEADER + length);
-      const payload = frame.subarray(FRAME_HEADER);
-      if (this.held) this.held.push([type, payload]);
-      else this.onFrame(type, payload);
+      this.onFrame(type, frame.subarray(FRAME_HEADER));
     }
+  }
+
+  private reportClose(): void {
+    if (this.closeReported || !this.closed) return;
+    this.closeReported = true;
+    this.onClose(...this.closed);
   }
 
   private peek(n: number): Buffer {
