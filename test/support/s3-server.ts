@@ -1,16 +1,17 @@
 /**
  * A real S3-protocol server on loopback for tests and benchmarks: npm `s3rver` on 127.0.0.1 (any free port) with a
- * temp directory, one bucket, and AbortMultipartUpload added (s3rver 3.x answers 405 to it; here it removes the
- * staged parts exactly as S3 does and records the upload id). `stop()` drops open connections (a server that goes
- * away mid-upload); `restart()` brings it back on the same port and directory.
+ * temp directory, one bucket, and AbortMultipartUpload and ListMultipartUploads added (s3rver 3.x answers 405 and
+ * NotImplemented; here they remove the staged parts exactly as S3 does and record the upload id, and list the staged
+ * uploads). `stop()` drops open connections (a server that goes away mid-upload); `restart()` brings it back on
+ * the same port and directory; `loseCreateAnswers` creates uploads whose answer never reaches the client.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import S3rver from 's3rver';
+import S3rver, { type S3rverContext } from 's3rver';
 
 export const TEST_S3_CREDENTIALS = { access_key_id: 'S3RVER', secret_access_key: 'S3RVER' } as const;
 
@@ -23,6 +24,8 @@ export class S3TestServer {
   readonly completed: string[] = [];
   /** Delay before every request is handled (a slow destination). */
   delayMs = 0;
+  /** The next this many CreateMultipartUploads are carried out, then their connection is cut before the answer. */
+  loseCreateAnswers = 0;
   private server: S3rver | undefined;
   private port = 0;
 
@@ -54,10 +57,25 @@ export class S3TestServer {
     };
   }
 
-  /** Multipart uploads staged and neither completed nor aborted. */
-  pendingUploads(): string[] {
+  /** Ids of the multipart uploads staged and neither completed nor aborted (only those of keys under `prefix`). */
+  pendingUploads(prefix = ''): string[] {
     const dir = join(this.directory, this.bucket, '._S3rver_uploads');
-    return existsSync(dir) ? readdirSync(dir) : [];
+    return this.stagedUploads(dir)
+      .filter((u) => prefix === '' || u.key?.startsWith(prefix) === true)
+      .map((u) => u.id);
+  }
+
+  /** The uploads staged in `dir`; `key` is undefined while s3rver is still creating one. */
+  private stagedUploads(dir: string): { id: string; key: string | undefined; initiated: Date }[] {
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).map((id) => {
+      const keyFile = join(dir, id, 'key');
+      return {
+        id,
+        key: existsSync(keyFile) ? readFileSync(keyFile, 'utf8') : undefined,
+        initiated: statSync(join(dir, id)).mtime,
+      };
+    });
   }
 
   async restart(): Promise<void> {
@@ -74,6 +92,18 @@ export class S3TestServer {
       if (typeof uploadId === 'string' && ctx.method === 'PUT' && ctx.query.partNumber !== undefined) {
         await next();
         if (ctx.status === 200) this.partsUploaded.set(uploadId, (this.partsUploaded.get(uploadId) ?? 0) + 1);
+        return;
+      }
+      if (ctx.method === 'POST' && ctx.query.uploads !== undefined) {
+        await next();
+        if (ctx.status === 200 && this.loseCreateAnswers > 0) {
+          this.loseCreateAnswers--;
+          ctx.req.socket.destroy();
+        }
+        return;
+      }
+      if (ctx.method === 'GET' && ctx.query.uploads !== undefined && /^\/[^/]+\/?$/.test(ctx.path)) {
+        this.listUploads(ctx);
         return;
       }
       if (typeof uploadId === 'string' && ctx.method === 'POST') {
@@ -96,6 +126,28 @@ export class S3TestServer {
     const address = await server.run();
     this.port = address.port;
     this.server = server;
+  }
+
+  /** ListMultipartUploads of this bucket (one page, prefix only: enough for what the sink asks). */
+  private listUploads(ctx: S3rverContext): void {
+    const bucket = ctx.path.split('/')[1] ?? '';
+    const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : '';
+    const dir = join(this.directory, bucket, '._S3rver_uploads');
+    const uploads = this.stagedUploads(dir).filter((u) => u.key?.startsWith(prefix) === true);
+    const xml = (text: string): string =>
+      text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    ctx.type = 'application/xml';
+    ctx.body =
+      '<?xml version="1.0" encoding="UTF-8"?>' +
+      '<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      `<Bucket>${xml(bucket)}</Bucket><Prefix>${xml(prefix)}</Prefix><IsTruncated>false</IsTruncated>` +
+      uploads
+        .map(
+          (u) =>
+            `<Upload><Key>${xml(u.key!)}</Key><UploadId>${u.id}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`,
+        )
+        .join('') +
+      '</ListMultipartUploadsResult>';
   }
 
   /** Stops listening and drops every open connection (in-flight requests fail). */

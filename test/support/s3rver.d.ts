@@ -1,6 +1,6 @@
 /** The parts of npm `s3rver` (3.x, untyped) the tests use. */
 declare module 's3rver' {
-  import type { Server } from 'node:http';
+  import type { IncomingMessage, Server } from 'node:http';
 
   interface S3rverOptions {
     address?: string;
@@ -14,12 +14,14 @@ declare module 's3rver' {
   /** Koa-style middleware (s3rver is a Koa application). */
   type Middleware = (ctx: S3rverContext, next: () => Promise<void>) => Promise<void> | void;
 
-  interface S3rverContext {
+  export interface S3rverContext {
     method: string;
     path: string;
     query: Record<string, string | string[] | undefined>;
     status: number;
     body: unknown;
+    type: string;
+    req: IncomingMessage;
   }
 
   export default class S3rver {

@@ -208,8 +208,9 @@ describe('S3 sink against s3rver', () => {
     const writing = pipeline(Readable.from(throttled()), handle.input);
     writing.catch(() => undefined);
     // Wait until a part is staged on the server, then take the server away.
-    for (let i = 0; i < 500 && s3.pendingUploads().length === 0; i++) await sleep(20);
-    expect(s3.pendingUploads()).toHaveLength(1);
+    const prefix = `acme/dev%20space/web-app/${id}/`;
+    for (let i = 0; i < 500 && s3.pendingUploads(prefix).length === 0; i++) await sleep(20);
+    expect(s3.pendingUploads(prefix)).toHaveLength(1);
     await s3.stop();
     const failed = handle.finished().then(
       () => undefined,
@@ -222,7 +223,36 @@ describe('S3 sink against s3rver', () => {
     expect((err as Error).message).toMatch(/S3 sink 'archive' failed/);
     await expect(writing).rejects.toBeDefined();
     expect(s3.aborted.length).toBe(abortedBefore + 1);
-    expect(s3.pendingUploads()).toEqual([]);
+    expect(s3.pendingUploads(prefix)).toEqual([]);
+    expect(await keys(prefix)).toEqual([]);
+  }, 120000);
+
+  it('a create whose answer was lost and that the SDK retried leaves no stray upload behind', async () => {
+    const id = 'c0000000-0000-4000-8000-000000000007';
+    const abortedBefore = s3.aborted.length;
+    s3.loseCreateAnswers = 1; // the first upload is created, its answer never arrives; the retry makes a second
+    const handle = await factory.open(captureRef(id), config());
+    const packets = 30_000; // ~8 MB: a multipart upload
+    await pipeline(syntheticPcapng({ packets }), handle.input);
+    await handle.finished();
+    expect(s3.loseCreateAnswers).toBe(0);
+    expect(handle.objects).toHaveLength(1);
+    expect(s3.aborted.length).toBe(abortedBefore + 1); // the stray one, found by listing its key
+    expect(s3.completed).not.toContain(s3.aborted[s3.aborted.length - 1]);
+    expect(s3.pendingUploads(`acme/dev%20space/web-app/${id}/`)).toEqual([]);
+    expect(sequenceOf(await body(handle.objects[0]!.key), 'retried-create.pcapng')).toHaveLength(packets);
+  }, 120000);
+
+  it('a create that failed after the server made the uploads: the sink finds them by key and aborts them', async () => {
+    const id = 'c0000000-0000-4000-8000-000000000008';
+    const abortedBefore = s3.aborted.length;
+    s3.loseCreateAnswers = 2; // both attempts create an upload whose answer is lost
+    const handle = await factory.open(captureRef(id), config({ retry: { max_attempts: 2 } }));
+    await expect(pipeline(syntheticPcapng({ packets: 30_000 }), handle.input)).rejects.toBeDefined();
+    await expect(handle.finished()).rejects.toBeInstanceOf(SinkFailedError);
+    expect(s3.loseCreateAnswers).toBe(0);
+    expect(s3.aborted.length).toBe(abortedBefore + 2);
+    expect(s3.pendingUploads(`acme/dev%20space/web-app/${id}/`)).toEqual([]);
     expect(await keys(`acme/dev%20space/web-app/${id}/`)).toEqual([]);
   }, 120000);
 
@@ -246,6 +276,6 @@ describe('S3 sink against s3rver', () => {
         expect.stringContaining('000000000006'),
       ]),
     );
-    expect(s3.pendingUploads()).toEqual([]);
+    expect(s3.pendingUploads('acme/dev%20space/web-app/c0000000-0000-4000-8000-00000000000')).toEqual([]);
   }, 120000);
 });

@@ -95,8 +95,8 @@ export class S3SinkHandle implements SinkHandle {
   private current: ObjectUpload | undefined;
   private part = 0;
   private ended = false;
-  /** Key → id of the multipart upload created for it (settles even when the request was cut off). */
-  private readonly createdUploads = new Map<string, Promise<string | undefined>>();
+  /** Key → the multipart upload created for it (settles even when the request was cut off). */
+  private readonly createdUploads = new Map<string, Promise<CreatedUpload>>();
 
   constructor(
     private readonly client: S3Client,
@@ -171,21 +171,23 @@ export class S3SinkHandle implements SinkHandle {
 
   /**
    * Records every CreateMultipartUpload of this handle's client: an abort that races an in-flight create must
-   * still learn the upload id, or the staged upload would outlive the capture.
+   * still learn the upload id, or the staged upload would outlive the capture; and a create that was retried (its
+   * first answer lost) may have left an upload behind whose id only a listing finds.
    */
   private watchCreatedUploads(): void {
     this.client.middlewareStack.add(
       (next, context) => async (args) => {
         if (context.commandName !== 'CreateMultipartUploadCommand') return next(args);
         const key = (args.input as { Key?: string }).Key ?? '';
-        let settle!: (id: string | undefined) => void;
+        let settle!: (created: CreatedUpload) => void;
         this.createdUploads.set(key, new Promise((resolve) => (settle = resolve)));
         try {
           const result = await next(args);
-          settle((result.output as { UploadId?: string }).UploadId);
+          const output = result.output as { UploadId?: string; $metadata?: { attempts?: number } };
+          settle({ id: output.UploadId, retried: (output.$metadata?.attempts ?? 1) > 1 });
           return result;
         } catch (err) {
-          settle(undefined);
+          settle({ id: undefined, retried: true });
           throw err;
         }
       },
@@ -289,9 +291,7 @@ export class S3SinkHandle implements SinkHandle {
   }
 
   private async rotate(): Promise<ObjectUpload> {
-    const done = this.current;
-    this.current = undefined;
-    if (done) await this.complete(done);
+    if (this.current) await this.complete(this.current);
     return this.openObject();
   }
 
@@ -303,21 +303,16 @@ export class S3SinkHandle implements SinkHandle {
         cause: err,
       });
     }
-    const last = this.current;
-    this.current = undefined;
-    if (last) await this.complete(last);
+    if (this.current) await this.complete(this.current);
   }
 
+  /** Completes the current object; until it has, it stays current, so that a failure meanwhile aborts it. */
   private async complete(object: ObjectUpload): Promise<void> {
     const began = object.openedAt;
-    try {
-      await object.complete();
-    } catch (err) {
-      // Still the open upload: the destroy path aborts it.
-      this.current = object;
-      throw err;
-    }
+    await object.complete();
+    this.current = undefined;
     const durationMs = Date.now() - began;
+    await this.abortStrayUploads(object.key);
     const stored: StoredObject = {
       key: object.key,
       part: object.part,
@@ -345,32 +340,110 @@ export class S3SinkHandle implements SinkHandle {
       `capture ${this.capture.id}: sink ${this.name}: aborting ${object.key}: ${reason.message}`,
     );
     const completed = await object.stop();
-    const uploadId = completed ? undefined : await this.createdUploads.get(object.key);
-    if (uploadId === undefined) return;
+    const created = completed ? undefined : await this.createdUploads.get(object.key);
+    if (created === undefined) return; // no multipart upload was started for this object
+    const pending = new Set<string>(created.id === undefined ? [] : [created.id]);
+    // A create that was retried or failed may have made uploads whose id never reached us: find them by key.
+    let listed = !created.retried;
+    let aborted = 0;
     const { abort_attempts: attempts, abort_backoff_ms: backoff } = this.config.retry;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.client.send(
-          new (awsS3().AbortMultipartUploadCommand)({
-            Bucket: this.config.bucket,
-            Key: object.key,
-            UploadId: uploadId,
-          }),
-        );
-        this.logger.log(
-          `capture ${this.capture.id}: sink ${this.name}: multipart upload of ${object.key} aborted`,
-        );
+        if (!listed) {
+          for (const id of await this.uploadsOf(object.key)) pending.add(id);
+          listed = true;
+        }
+        for (const id of [...pending]) {
+          aborted += (await this.abortUpload(object.key, id)) ? 1 : 0;
+          pending.delete(id);
+        }
+        if (aborted > 0) {
+          this.logger.log(
+            `capture ${this.capture.id}: sink ${this.name}: multipart upload of ${object.key} aborted`,
+          );
+        }
         return;
       } catch (err) {
-        if (attempt >= attempts) {
+        if (!listed && isForbidden(err)) {
+          // Without s3:ListBucketMultipartUploads only the upload we know of can be aborted.
+          listed = true;
+          this.logger.warn(
+            `capture ${this.capture.id}: sink ${this.name}: cannot list the multipart uploads of ${object.key}: ${describeS3(err)}`,
+          );
+          attempt--;
+          continue;
+        }
+        if (attempt >= attempts || isForbidden(err)) {
           // The bucket's lifecycle rule for incomplete multipart uploads removes the parts (docs/sinks.md).
           this.logger.error(
-            `capture ${this.capture.id}: sink ${this.name}: could not abort the multipart upload of ${object.key}: ${describe(err)}`,
+            `capture ${this.capture.id}: sink ${this.name}: could not abort the multipart upload of ${object.key}: ${describeS3(err)}`,
           );
           return;
         }
         await sleep(backoff * 2 ** (attempt - 1));
       }
+    }
+  }
+
+  /**
+   * After an object completed: a create the SDK had to retry may also have made an upload whose answer was lost.
+   * Nobody knows its id and it would stay staged, so it is found by key and aborted (once, best effort).
+   */
+  private async abortStrayUploads(key: string): Promise<void> {
+    const created = await this.createdUploads.get(key);
+    if (created?.retried !== true) return;
+    try {
+      for (const id of await this.uploadsOf(key)) {
+        if (id === created.id) continue;
+        await this.abortUpload(key, id);
+        this.logger.log(
+          `capture ${this.capture.id}: sink ${this.name}: stray multipart upload ${id} of ${key} aborted`,
+        );
+      }
+    } catch (err) {
+      this.logger.warn(
+        `capture ${this.capture.id}: sink ${this.name}: could not look for stray multipart uploads of ${key}: ${describeS3(err)}`,
+      );
+    }
+  }
+
+  /** AbortMultipartUpload; false when there was no such upload (already gone: nothing to abort). */
+  private async abortUpload(key: string, uploadId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new (awsS3().AbortMultipartUploadCommand)({
+          Bucket: this.config.bucket,
+          Key: key,
+          UploadId: uploadId,
+        }),
+      );
+      return true;
+    } catch (err) {
+      if ((err as { name?: string } | null)?.name === 'NoSuchUpload') return false;
+      throw err;
+    }
+  }
+
+  /** Ids of the multipart uploads in progress for exactly this key (ListMultipartUploads). */
+  private async uploadsOf(key: string): Promise<string[]> {
+    const ids: string[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new (awsS3().ListMultipartUploadsCommand)({
+          Bucket: this.config.bucket,
+          Prefix: key,
+          KeyMarker: keyMarker,
+          UploadIdMarker: uploadIdMarker,
+        }),
+      );
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key === key && upload.UploadId !== undefined) ids.push(upload.UploadId);
+      }
+      if (page.IsTruncated !== true || page.NextKeyMarker === undefined) return ids;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
     }
   }
 
@@ -481,6 +554,17 @@ class ObjectUpload {
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
+}
+
+/** What a CreateMultipartUpload made: its id if the answer came; retried if an earlier attempt may have made one. */
+interface CreatedUpload {
+  readonly id: string | undefined;
+  readonly retried: boolean;
+}
+
+/** Access denied: asking again will not help. */
+function isForbidden(err: unknown): boolean {
+  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode === 403;
 }
 
 /**
