@@ -4,6 +4,7 @@
  * with an error after what it delivered, and the other captures and this process go on.
  */
 import { once } from 'node:events';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import {
@@ -162,6 +163,35 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
     await once(capture, 'close');
     await waitGone(capture.pid);
     expect(alive(capture.pid)).toBe(false);
+  });
+
+  it('leaves no descriptor behind, and a worker holds only its own channel', async () => {
+    const sockets = (pid: number | 'self'): string[] =>
+      readdirSync(`/proc/${pid}/fd`)
+        .map((fd) => {
+          try {
+            return readlinkSync(`/proc/${pid}/fd/${fd}`);
+          } catch {
+            return ''; // closed meanwhile (e.g. readdir's own descriptor)
+          }
+        })
+        .filter((link) => link.startsWith('socket:'));
+    const before = sockets('self').length;
+    const a = await open('udp dst port 7107');
+    const b = await open('udp dst port 7108');
+    // stdin, stdout (the channel), stderr and libpcap's packet socket; none inherited from the other capture
+    expect(sockets(a.pid)).toHaveLength(4);
+    expect(sockets(b.pid)).toHaveLength(4);
+    expect(sockets(b.pid).filter((s) => sockets(a.pid).includes(s))).toEqual([]);
+    a.resume();
+    const ended = once(a, 'end');
+    await a.stop();
+    await ended;
+    b.destroy();
+    await once(b, 'close');
+    await waitGone(b.pid);
+    await delay(100);
+    expect(sockets('self').length).toBe(before);
   });
 
   it('reports a missing device, a dead process and a bad filter as the same typed errors as LiveCapture', async () => {

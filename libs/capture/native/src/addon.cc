@@ -3,6 +3,11 @@
 #include <malloc.h>
 #include <napi.h>
 #include <pcap/pcap.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
 
 #include "devices.h"
 #include "live-capture.h"
@@ -11,6 +16,22 @@ namespace {
 
 Napi::Value LibVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), pcap_lib_version());
+}
+
+// A connected pair of UNIX stream sockets, both close-on-exec: the channel of a capture worker. The parent
+// reads one end; the other becomes the worker's stdout (spawn's dup2 clears close-on-exec there only), so no
+// other child inherits either end and the reader sees end of file exactly when the worker is gone.
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    Napi::Error::New(env, std::string("socketpair: ") + std::strerror(errno)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0u, Napi::Number::New(env, fds[0]));
+  pair.Set(1u, Napi::Number::New(env, fds[1]));
+  return pair;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -24,6 +45,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listDevices", Napi::Function::New(env, pcapcf::ListDevices, "listDevices"));
   exports.Set("compileFilter", Napi::Function::New(env, pcapcf::CompileFilter, "compileFilter"));
   exports.Set("libVersion", Napi::Function::New(env, LibVersion, "libVersion"));
+  exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   return exports;
 }
 

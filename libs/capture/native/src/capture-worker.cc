@@ -16,9 +16,9 @@
 // (PR_SET_PDEATHSIG). SIGINT/SIGTERM request a graceful stop, like 'S', so that a signal sent to the whole
 // process group lets the captures drain instead of cutting them.
 //
-// Backpressure: frames are written with blocking writes; while the parent does not read, the pipe fills, the
-// worker stops reading the kernel and the kernel drops (counted in ps_drop). Memory is bounded by the pipe and one
-// batch of at most --max-batch-bytes.
+// Backpressure: frames are written with blocking writes; while the parent does not read, the channel fills, the
+// worker stops reading the kernel and the kernel drops (counted in ps_drop). Memory is bounded by the channel and
+// one batch of at most --max-batch-bytes.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -71,7 +71,7 @@ void WriteAll(const void* data, size_t length) {
     ssize_t n = write(STDOUT_FILENO, p, length);
     if (n < 0) {
       if (errno == EINTR) continue;
-      _exit(0);  // the parent closed the pipe: nobody is left to deliver to
+      _exit(0);  // the parent closed the channel: nobody is left to deliver to
     }
     p += n;
     length -= static_cast<size_t>(n);
@@ -178,8 +178,8 @@ int main(int argc, char** argv) {
   sa.sa_handler = OnStopSignal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  // A 1 MiB channel when stdout is a pipe. Node's stdio 'pipe' (the agent's case) is a UNIX socket pair, where this
-  // fails and the socket's default send buffer (~208 KiB) applies: a 1 MiB one measured no cheaper in bench/capture.
+  // A 1 MiB channel when stdout is a pipe. The engine gives the worker a UNIX socket pair (IsolatedCapture), where
+  // this fails and the socket's default send buffer (~208 KiB) applies: a 1 MiB one measured no cheaper.
   fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 
   OpenRequest req;

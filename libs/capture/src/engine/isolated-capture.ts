@@ -1,4 +1,6 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 import { Readable, type Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -10,10 +12,10 @@ import {
   type ResolvedCaptureOptions,
 } from './capture-options';
 import { fromNativeError } from './native-errors';
-import { workerExecutable } from './native-binding';
+import { nativeAddon, workerExecutable } from './native-binding';
 import type { CaptureStats, PacketSource } from './packet-source';
 
-/** Frame types of the worker's stdout (native/src/capture-worker.cc). */
+/** Frame types of the worker's channel, its stdout (native/src/capture-worker.cc). */
 const Frame = { Ready: 1, Error: 2, Batch: 3, Stats: 4, End: 5, Failed: 6 } as const;
 
 const FRAME_HEADER = 8;
@@ -22,8 +24,12 @@ const STATS_BYTES = 48;
 const DRAIN_ON_FAILURE_MS = 5000;
 /** Kept of the worker's stderr for the error of a crash. */
 const STDERR_TAIL = 2048;
+/** What one read of the channel may take: more than the socket buffers, so a read empties it. */
+const READ_BUFFER_BYTES = 256 * 1024;
+/** The largest frame the worker sends: a batch of the largest maxBatchBytes, plus its count. */
+const MAX_FRAME_BYTES = (64 << 20) + 1024;
 
-type WorkerProcess = ChildProcessByStdio<Writable, Readable, Readable>;
+type WorkerProcess = ChildProcessByStdio<Writable, null, Readable>;
 
 interface Opened {
   readonly linkType: number;
@@ -77,6 +83,10 @@ export class IsolatedCapture extends Readable implements PacketSource {
     this.pid = worker.pid ?? 0;
     frames.onFrame = (type, payload) => this.onFrame(type, payload);
     frames.onClose = () => this.onWorkerGone();
+    frames.onBroken = (why) => {
+      this.worker.kill('SIGKILL');
+      void this.failAfterDrain(`capture worker on ${this.options.device} broke its channel: ${why}`);
+    };
     frames.resume();
   }
 
@@ -100,17 +110,28 @@ export class IsolatedCapture extends Readable implements PacketSource {
     if (resolved.promiscuous) args.push('--promiscuous');
     if (!resolved.immediate) args.push('--buffered');
 
-    const worker: WorkerProcess = spawn(workerExecutable(), args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: {},
-    });
+    // The channel is a socket pair of our own rather than a stdio pipe, so that it can be read with one reused
+    // buffer (net.Socket's onread): no 64 KiB chunk per read, no stream of chunks, each frame copied once.
+    const [readFd, writeFd] = nativeAddon().socketPair();
+    let worker: WorkerProcess;
+    try {
+      worker = spawn(workerExecutable(), args, {
+        stdio: ['pipe', writeFd, 'pipe'],
+        env: {},
+      }) as WorkerProcess;
+    } catch (err) {
+      closeSync(readFd);
+      throw err;
+    } finally {
+      closeSync(writeFd); // the worker has its own copy; ours would keep the channel open after it is gone
+    }
     let stderr = '';
     worker.stderr.setEncoding('utf8');
     worker.stderr.on('data', (text: string) => {
       stderr = (stderr + text).slice(-STDERR_TAIL);
     });
     worker.stdin.on('error', () => undefined); // the worker exited: its exit status tells why
-    const frames = new FrameReader(worker);
+    const frames = new FrameReader(worker, readFd);
 
     const opened = await new Promise<Opened>((resolve, reject) => {
       frames.onFrame = (type, payload) => {
@@ -138,6 +159,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
       );
     }).catch((err: unknown) => {
       worker.kill('SIGKILL');
+      frames.destroy();
       throw err;
     });
     return new IsolatedCapture(resolved, worker, frames, opened, () => stderr);
@@ -169,6 +191,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     if (this.worker.exitCode === null && this.worker.signalCode === null) this.worker.kill('SIGKILL');
     this.worker.stdin.destroy();
+    this.frames.destroy();
     this.settleStop();
     callback(err);
   }
@@ -233,96 +256,121 @@ export class IsolatedCapture extends Readable implements PacketSource {
 }
 
 /**
- * Splits the worker's stdout into frames. Frames may arrive split across chunks or several in one chunk; a
- * frame's payload is a copy only when it arrived split. While paused, no frame is delivered (what was read stays
- * here, at most one read of the pipe) and stdout is not read; the worker's close is reported only after every
- * frame read before it was delivered.
+ * Reads the worker's channel and splits it into frames (type and length, then the payload). Each read lands in one
+ * reused buffer; a frame's payload is copied out of it once, into a Buffer of its own size. While paused, no
+ * frame is delivered and the channel is not read (the worker blocks once the socket is full); the frames of the
+ * read that was under way wait here. The close is reported when the worker has exited and its channel has ended,
+ * after every frame was delivered.
  */
 class FrameReader {
   onFrame: (type: number, payload: Buffer) => void = () => undefined;
   onClose: (code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
+  onBroken: (why: string) => void = () => undefined;
 
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly socket: Socket;
+  private readonly header = Buffer.alloc(FRAME_HEADER);
+  private headerFill = 0;
+  private frameType = 0;
+  private payload: Buffer | undefined;
+  private payloadFill = 0;
+  private readonly waiting: [number, Buffer][] = [];
   private paused = false;
-  private closed: [number | null, NodeJS.Signals | null] | undefined;
+  private broken = false;
+  private channelEnded = false;
+  private exited: [number | null, NodeJS.Signals | null] | undefined;
   private closeReported = false;
 
-  constructor(private readonly worker: WorkerProcess) {
-    worker.stdout.on('data', (chunk: Buffer) => {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-      this.deliver();
-    });
-    // 'close' comes after stdout has ended, so every frame has been read by then.
+  constructor(worker: WorkerProcess, fd: number) {
+    // net.Socket takes `onread` in its constructor too (lib/net.js), though @types/node lists it for connect() only.
+    const options: SocketConstructorOpts & { onread: OnReadOpts } = {
+      fd,
+      readable: true,
+      writable: false,
+      onread: {
+        buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+        callback: (n: number, buffer: Uint8Array) => {
+          this.consume(buffer as Buffer, n);
+          return !this.paused;
+        },
+      },
+    };
+    this.socket = new Socket(options);
+    const ended = (): void => {
+      this.channelEnded = true;
+      this.maybeClose();
+    };
+    this.socket.once('end', ended);
+    this.socket.once('error', ended); // a broken channel ends like a closed one; the exit status says why
+    // 'close' comes after the worker's stderr has ended, so the crash message has all of it.
     worker.once('close', (code, signal) => {
-      this.closed = [code, signal];
-      if (!this.paused) this.reportClose();
+      this.exited = [code, signal];
+      this.maybeClose();
     });
   }
 
-  /** Stops delivering frames and reading stdout (the worker blocks once the pipe is full). */
+  /** Stops delivering frames and reading the channel. */
   pause(): void {
     if (this.paused) return;
     this.paused = true;
-    this.worker.stdout.pause();
+    this.socket.pause();
   }
 
-  /** Delivers what was read until paused again; then reads stdout on, or reports the close that came meanwhile. */
+  /** Delivers the frames that wait until paused again; then reads on, or reports the close that came meanwhile. */
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.deliver();
-    if (this.paused) return;
-    if (this.closed) this.reportClose();
-    else this.worker.stdout.resume();
-  }
-
-  private deliver(): void {
-    while (!this.paused && this.buffered >= FRAME_HEADER) {
-      const head = this.peek(FRAME_HEADER);
-      const type = head.readUInt32LE(0);
-      const length = head.readUInt32LE(4);
-      if (this.buffered < FRAME_HEADER + length) return;
-      const frame = this.take(FRAME_HEADER + length);
-      this.onFrame(type, frame.subarray(FRAME_HEADER));
+    while (!this.paused && this.waiting.length > 0) {
+      const [type, payload] = this.waiting.shift()!;
+      this.onFrame(type, payload);
     }
+    if (this.paused) return;
+    this.socket.resume();
+    this.maybeClose();
   }
 
-  private reportClose(): void {
-    if (this.closeReported || !this.closed) return;
-    this.closeReported = true;
-    this.onClose(...this.closed);
+  destroy(): void {
+    this.socket.destroy();
   }
 
-  private peek(n: number): Buffer {
-    const first = this.chunks[0]!;
-    return first.length >= n ? first : Buffer.concat(this.chunks, n);
-  }
-
-  private take(n: number): Buffer {
-    const first = this.chunks[0]!;
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      out = Buffer.concat(this.chunks, n);
-      let left = n;
-      while (left > 0) {
-        const c = this.chunks[0]!;
-        if (c.length <= left) {
-          left -= c.length;
-          this.chunks.shift();
-        } else {
-          this.chunks[0] = c.subarray(left);
-          left = 0;
+  private consume(data: Buffer, n: number): void {
+    let at = 0;
+    while (at < n && !this.broken) {
+      if (this.payload === undefined) {
+        const take = Math.min(FRAME_HEADER - this.headerFill, n - at);
+        data.copy(this.header, this.headerFill, at, at + take);
+        this.headerFill += take;
+        at += take;
+        if (this.headerFill < FRAME_HEADER) return;
+        this.headerFill = 0;
+        this.frameType = this.header.readUInt32LE(0);
+        const length = this.header.readUInt32LE(4);
+        if (length > MAX_FRAME_BYTES) {
+          this.broken = true;
+          this.onBroken(`a frame of ${length} bytes (at most ${MAX_FRAME_BYTES})`);
+          return;
         }
+        this.payload = Buffer.allocUnsafe(length);
+        this.payloadFill = 0;
+      }
+      const take = Math.min(this.payload.length - this.payloadFill, n - at);
+      data.copy(this.payload, this.payloadFill, at, at + take);
+      this.payloadFill += take;
+      at += take;
+      if (this.payloadFill === this.payload.length) {
+        const payload = this.payload;
+        this.payload = undefined;
+        if (this.paused || this.waiting.length > 0) this.waiting.push([this.frameType, payload]);
+        else this.onFrame(this.frameType, payload);
       }
     }
-    this.buffered -= n;
-    return out;
+  }
+
+  private maybeClose(): void {
+    if (this.closeReported || !this.channelEnded || !this.exited) return;
+    if (this.paused || this.waiting.length > 0) return;
+    this.closeReported = true;
+    this.socket.destroy();
+    this.onClose(...this.exited);
   }
 }
 

@@ -59,6 +59,8 @@ export interface NativeAddon {
   listDevices(netns?: string): NativeDevice[];
   compileFilter(filter: string, linkType: number, snaplen: number): string | null;
   libVersion(): string;
+  /** A connected pair of close-on-exec UNIX stream sockets (a capture worker's channel). */
+  socketPair(): [number, number];
 }
 
 const ADDON_PATH = join('libs', 'capture', 'native', 'build', 'Release', 'pcap_capture.node');
