@@ -1,6 +1,5 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
-import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 import { Readable, type Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -13,21 +12,17 @@ import {
 } from './capture-options';
 import { fromNativeError } from './native-errors';
 import { nativeAddon, workerExecutable } from './native-binding';
+import { FrameReader } from './frame-reader';
 import type { CaptureStats, PacketSource } from './packet-source';
 
 /** Frame types of the worker's channel, its stdout (native/src/capture-worker.cc). */
 const Frame = { Ready: 1, Error: 2, Batch: 3, Stats: 4, End: 5, Failed: 6 } as const;
 
-const FRAME_HEADER = 8;
 const STATS_BYTES = 48;
 /** How long a failing capture waits for its consumer to take what was drained before it is destroyed. */
 const DRAIN_ON_FAILURE_MS = 5000;
 /** Kept of the worker's stderr for the error of a crash. */
 const STDERR_TAIL = 2048;
-/** What one read of the channel may take: more than the socket buffers, so a read empties it. */
-const READ_BUFFER_BYTES = 256 * 1024;
-/** The largest frame the worker sends: a batch of the largest maxBatchBytes, plus its count. */
-const MAX_FRAME_BYTES = (64 << 20) + 1024;
 
 type WorkerProcess = ChildProcessByStdio<Writable, null, Readable>;
 
@@ -252,125 +247,6 @@ export class IsolatedCapture extends Readable implements PacketSource {
   private settleStop(): void {
     this.resolveStopped?.(this.stats());
     this.resolveStopped = undefined;
-  }
-}
-
-/**
- * Reads the worker's channel and splits it into frames (type and length, then the payload). Each read lands in one
- * reused buffer; a frame's payload is copied out of it once, into a Buffer of its own size. While paused, no
- * frame is delivered and the channel is not read (the worker blocks once the socket is full); the frames of the
- * read that was under way wait here. The close is reported when the worker has exited and its channel has ended,
- * after every frame was delivered.
- */
-class FrameReader {
-  onFrame: (type: number, payload: Buffer) => void = () => undefined;
-  onClose: (code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
-  onBroken: (why: string) => void = () => undefined;
-
-  private readonly socket: Socket;
-  private readonly header = Buffer.alloc(FRAME_HEADER);
-  private headerFill = 0;
-  private frameType = 0;
-  private payload: Buffer | undefined;
-  private payloadFill = 0;
-  private readonly waiting: [number, Buffer][] = [];
-  private paused = false;
-  private broken = false;
-  private channelEnded = false;
-  private exited: [number | null, NodeJS.Signals | null] | undefined;
-  private closeReported = false;
-
-  constructor(worker: WorkerProcess, fd: number) {
-    // net.Socket takes `onread` in its constructor too (lib/net.js), though @types/node lists it for connect() only.
-    const options: SocketConstructorOpts & { onread: OnReadOpts } = {
-      fd,
-      readable: true,
-      writable: false,
-      onread: {
-        buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
-        callback: (n: number, buffer: Uint8Array) => {
-          this.consume(buffer as Buffer, n);
-          return !this.paused;
-        },
-      },
-    };
-    this.socket = new Socket(options);
-    const ended = (): void => {
-      this.channelEnded = true;
-      this.maybeClose();
-    };
-    this.socket.once('end', ended);
-    this.socket.once('error', ended); // a broken channel ends like a closed one; the exit status says why
-    // 'close' comes after the worker's stderr has ended, so the crash message has all of it.
-    worker.once('close', (code, signal) => {
-      this.exited = [code, signal];
-      this.maybeClose();
-    });
-  }
-
-  /** Stops delivering frames and reading the channel. */
-  pause(): void {
-    if (this.paused) return;
-    this.paused = true;
-    this.socket.pause();
-  }
-
-  /** Delivers the frames that wait until paused again; then reads on, or reports the close that came meanwhile. */
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    while (!this.paused && this.waiting.length > 0) {
-      const [type, payload] = this.waiting.shift()!;
-      this.onFrame(type, payload);
-    }
-    if (this.paused) return;
-    this.socket.resume();
-    this.maybeClose();
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-
-  private consume(data: Buffer, n: number): void {
-    let at = 0;
-    while (at < n && !this.broken) {
-      if (this.payload === undefined) {
-        const take = Math.min(FRAME_HEADER - this.headerFill, n - at);
-        data.copy(this.header, this.headerFill, at, at + take);
-        this.headerFill += take;
-        at += take;
-        if (this.headerFill < FRAME_HEADER) return;
-        this.headerFill = 0;
-        this.frameType = this.header.readUInt32LE(0);
-        const length = this.header.readUInt32LE(4);
-        if (length > MAX_FRAME_BYTES) {
-          this.broken = true;
-          this.onBroken(`a frame of ${length} bytes (at most ${MAX_FRAME_BYTES})`);
-          return;
-        }
-        this.payload = Buffer.allocUnsafe(length);
-        this.payloadFill = 0;
-      }
-      const take = Math.min(this.payload.length - this.payloadFill, n - at);
-      data.copy(this.payload, this.payloadFill, at, at + take);
-      this.payloadFill += take;
-      at += take;
-      if (this.payloadFill === this.payload.length) {
-        const payload = this.payload;
-        this.payload = undefined;
-        if (this.paused || this.waiting.length > 0) this.waiting.push([this.frameType, payload]);
-        else this.onFrame(this.frameType, payload);
-      }
-    }
-  }
-
-  private maybeClose(): void {
-    if (this.closeReported || !this.channelEnded || !this.exited) return;
-    if (this.paused || this.waiting.length > 0) return;
-    this.closeReported = true;
-    this.socket.destroy();
-    this.onClose(...this.exited);
   }
 }
 
