@@ -350,7 +350,7 @@ export class S3SinkHandle implements SinkHandle {
     for (let attempt = 1; ; attempt++) {
       try {
         if (!listed) {
-          for (const id of await this.uploadsOf(object.key)) pending.add(id);
+          for (const id of await this.uploadsToAbort(object.key)) pending.add(id);
           listed = true;
         }
         for (const id of [...pending]) {
@@ -364,15 +364,6 @@ export class S3SinkHandle implements SinkHandle {
         }
         return;
       } catch (err) {
-        if (!listed && isForbidden(err)) {
-          // Without s3:ListBucketMultipartUploads only the upload we know of can be aborted.
-          listed = true;
-          this.logger.warn(
-            `capture ${this.capture.id}: sink ${this.name}: cannot list the multipart uploads of ${object.key}: ${describeS3(err)}`,
-          );
-          attempt--;
-          continue;
-        }
         if (attempt >= attempts || isForbidden(err)) {
           // The bucket's lifecycle rule for incomplete multipart uploads removes the parts (docs/sinks.md).
           this.logger.error(
@@ -421,6 +412,19 @@ export class S3SinkHandle implements SinkHandle {
     } catch (err) {
       if ((err as { name?: string } | null)?.name === 'NoSuchUpload') return false;
       throw err;
+    }
+  }
+
+  /** uploadsOf(key) for an abort; without s3:ListBucketMultipartUploads none (only the known one is aborted). */
+  private async uploadsToAbort(key: string): Promise<string[]> {
+    try {
+      return await this.uploadsOf(key);
+    } catch (err) {
+      if (!isForbidden(err)) throw err;
+      this.logger.warn(
+        `capture ${this.capture.id}: sink ${this.name}: cannot list the multipart uploads of ${key}: ${describeS3(err)}`,
+      );
+      return [];
     }
   }
 
