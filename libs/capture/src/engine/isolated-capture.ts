@@ -39,9 +39,9 @@ interface Opened {
  * (a crash, an abort, the process killed) ends this capture only: the stream is destroyed with a
  * CaptureFailedError naming the signal or exit status, after what was already delivered.
  *
- * Backpressure: when the stream holds `highWaterMark` batches, the worker's pipe is no longer read; the worker
+ * Backpressure: when the stream holds `highWaterMark` batches, the worker's channel is no longer read; the worker
  * then blocks and stops reading the kernel, whose ring fills and drops (counted in `stats().dropped`). Memory in
- * this process stays bounded by `highWaterMark × maxBatchBytes` plus one read of the pipe.
+ * this process stays bounded by `highWaterMark × maxBatchBytes` plus one read of the channel.
  *
  * Lifetime: `stop()` ends gracefully (the worker delivers what the kernel holds, then its final statistics);
  * `destroy()` kills the worker at once. If this process dies, the worker dies with it (parent-death signal and
