@@ -8,8 +8,8 @@ type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'a
  * Runs a young-generation garbage collection (a scavenge, ~1 ms with a small new space) after every `everyBytes`
  * of packet data that passed through this process.
  *
- * Why: packet batches live in Buffers whose memory is outside the V8 heap (the engine's batches, the worker pipe's
- * chunks, their copies on the way out). Their small JavaScript wrappers die young, but V8 only scavenges when the
+ * Why: packet batches live in Buffers whose memory is outside the V8 heap (the engine's batches, the worker channel's
+ * frames, their copies on the way out). Their small JavaScript wrappers die young, but V8 only scavenges when the
  * young generation fills with JavaScript objects, which a capture allocates few of; and it collects external
  * memory on its own only once 64 MiB more of it exist than after the last full collection. At a few MB/s of packets
  * that lets tens of MB of dead batches pile up, and the allocator then keeps the pages (bench/agent measured the
