@@ -4,8 +4,10 @@
  * SIGINT, then prints {delivered, dropped, cpuUs, maxLoopDelayMs} as JSON on stdout. MODE `live` captures in this
  * process (LiveCapture); `isolated` in a worker process (IsolatedCapture, as the agent does), whose CPU time is
  * added once it has exited.
- * GC_PACING_BYTES: the consumer tells a GcPacer of every batch, as the agent's sessions do (0 = off).
- * Usage: engine-capture.ts NETNS_PATH DEVICE FILTER OUT IMMEDIATE(0|1) BUFFER_BYTES [MODE] [GC_PACING_BYTES]
+ * GC_PACING_BYTES: the consumer tells a GcPacer of every allocated batch, as the agent's sessions do (0 = off).
+ * BATCH_POOL: LiveCapture's reusable batch buffers (0 = off); the consumer releases each batch once written, so
+ * pooled batches allocate nothing and are not counted by the pacer. The worker-process engine ignores it.
+ * Usage: engine-capture.ts NETNS_PATH DEVICE FILTER OUT IMMEDIATE(0|1) BUFFER_BYTES [MODE] [GC_PACING_BYTES] [BATCH_POOL]
  */
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -13,7 +15,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { GcPacer, IsolatedCapture, LiveCapture, type PacketBatch, type PacketSource } from '@pcap/capture';
 
-const [netns, device, filter, out, immediate, bufferSize, mode, gcPacingBytes] = process.argv.slice(2);
+const [netns, device, filter, out, immediate, bufferSize, mode, gcPacingBytes, batchPool] =
+  process.argv.slice(2);
 const ticksPerSecond = 100; // Linux USER_HZ
 
 /** CPU of reaped children (the worker, once it has exited), in µs. */
@@ -32,13 +35,15 @@ async function main(): Promise<void> {
     filter,
     immediate: immediate === '1',
     bufferSize: Number(bufferSize ?? 0),
+    batchPool: Number(batchPool ?? 0),
   };
   const capture: PacketSource =
     mode === 'isolated' ? await IsolatedCapture.open(options) : LiveCapture.open(options);
   const pacer = new GcPacer(Number(gcPacingBytes ?? 0));
   capture.on('data', (batch: PacketBatch) => {
-    pacer.account(batch.data.length);
     writeSync(fd, batch.data);
+    if (batch.release) batch.release();
+    else pacer.account(batch.data.length);
   });
   const cpuStart = process.cpuUsage();
   const childrenStart = childrenCpuUs();

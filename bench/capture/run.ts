@@ -6,7 +6,7 @@
  * The generator runs at nice -10 (`--generator-nice`) for every tool, so the capturing process cannot slow it down
  * and all are offered the same load.
  *
- * Usage: npm run bench:capture [-- --rates 50000,100000,0 --seconds 3 --gc-pacing-bytes 1048576 --skip-immediate --generator-nice -10]   (rate 0 = unpaced)
+ * Usage: npm run bench:capture [-- --rates 50000,100000,0 --seconds 3 --gc-pacing-bytes 1048576 --batch-pool 4 --skip-immediate --generator-nice -10]   (rate 0 = unpaced)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -37,6 +37,11 @@ const rates = argOf('--rates', '100000,200000,300000,0').split(',').map(Number);
 const seconds = Number(argOf('--seconds', '3'));
 /** GcPacer budget of the engine's process, as the agent's capture.gc_pacing_bytes (default the same 1 MiB; 0 = off). */
 const gcPacingBytes = argOf('--gc-pacing-bytes', String(1 << 20));
+/**
+ * The in-process engine's reusable batch buffers (`batchPool`; 0 = a fresh buffer per batch). Its consumer writes
+ * each batch synchronously and releases it, as a capture-to-file would.
+ */
+const batchPool = argOf('--batch-pool', '4');
 /** Leaves out the immediate-mode runs (the slowest; not the agent's default). */
 const skipImmediate = args.includes('--skip-immediate');
 const generatorNice = Number(argOf('--generator-nice', '-10'));
@@ -147,6 +152,7 @@ async function runEngine(
       String(immediate ? 0 : bufferBytes),
       isolated ? 'isolated' : 'live',
       gcPacingBytes,
+      batchPool,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, TS_NODE_BASEURL: jsDir } },
   );

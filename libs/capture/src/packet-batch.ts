@@ -5,10 +5,17 @@
  * setting the interface id), so the hot path does no per-packet work in JavaScript.
  */
 export interface PacketBatch {
-  /** Concatenated EPBs; owned by the receiver. */
+  /** Concatenated EPBs; owned by the receiver (until it calls `release()`). */
   readonly data: Buffer;
   /** Number of EPBs in `data`. */
   readonly count: number;
+  /**
+   * Present on a batch written into one of the engine's reusable buffers (LiveCapture's `batchPool`): the
+   * receiver calls it once it no longer needs `data` (e.g. right after a synchronous write), and the engine
+   * writes a later batch into the same memory. After that `data` must not be read. Calling it twice does nothing;
+   * never calling it is safe (the buffer is then garbage collected and the pool has one buffer less).
+   */
+  readonly release?: () => void;
 }
 
 /** One packet of a batch, for code off the hot path (tests, classic pcap conversion). */

@@ -270,6 +270,87 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
     expect(end.delivered).toBeLessThan(4000);
   });
 
+  describe('with a batch pool', () => {
+    /** The sequence number traffic.js writes at the start of each UDP payload (Ethernet + IPv4 + UDP = 42). */
+    const seqOf = (p: PacketView): number => p.data.readUInt32BE(42);
+    const snaplen = 256;
+    const maxBatchBytes = 64 * 1024;
+    const largestBatch = maxBatchBytes + 32 + snaplen; // a full batch plus the packet that ended it
+
+    it('writes batches into the released buffers, each packet once and in order, no batch over its bound', async () => {
+      const capture = LiveCapture.open({
+        device: net.b.device,
+        netns: net.b.netnsPath,
+        filter: 'udp dst port 7011',
+        snaplen,
+        maxBatchBytes,
+        batchPool: 2,
+      });
+      const seqs: number[] = [];
+      const memories = new Set<ArrayBufferLike>();
+      let pooled = 0;
+      let largest = 0;
+      capture.on('data', (batch: PacketBatch) => {
+        largest = Math.max(largest, batch.data.length);
+        for (const p of packetsOf(batch)) seqs.push(seqOf(p));
+        if (batch.release) {
+          pooled++;
+          memories.add(batch.data.buffer);
+          batch.release();
+        }
+      });
+      // 3000 datagrams in a burst fill whole 256 KiB kernel blocks, each several batches' worth
+      await sendUdp(net, net.a, net.b, { port: 7011, count: 3000, size: 200, gapUs: 0 });
+      await stopAndEnd(capture);
+      expect(seqs).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+      expect(largest).toBeLessThanOrEqual(largestBatch);
+      expect(pooled).toBeGreaterThan(4); // 3000 × 276-byte blocks need at least 13 batches
+      expect(memories.size).toBeLessThanOrEqual(2); // every pooled batch was written into one of the two buffers
+      expect(capture.stats().dropped).toBe(0);
+    });
+
+    it('never writes into a batch its consumer still holds, even when release() is called twice', async () => {
+      const capture = LiveCapture.open({
+        device: net.b.device,
+        netns: net.b.netnsPath,
+        filter: 'udp dst port 7012',
+        snaplen,
+        maxBatchBytes,
+        batchPool: 2,
+      });
+      const kept: PacketBatch[] = [];
+      const sharedMemory: number[] = [];
+      let held: PacketBatch | undefined;
+      let batches = 0;
+      capture.on('data', (batch: PacketBatch) => {
+        batches++;
+        // a pooled batch never shares memory with the one still held, nor with one kept for good
+        for (const other of held ? [held, ...kept] : kept) {
+          if (other.release && batch.release && other.data.buffer === batch.data.buffer)
+            sharedMemory.push(batches);
+        }
+        // the previous batch is released (twice) only now, while the engine has already built this one
+        if (held) {
+          held.release?.();
+          held.release?.();
+          held = undefined;
+        }
+        // every third batch is kept for good: its buffer leaves the pool and its packets must stay intact
+        if (batches % 3 === 0) kept.push(batch);
+        else held = batch;
+      });
+      await sendUdp(net, net.a, net.b, { port: 7012, count: 3000, size: 200, gapUs: 0 });
+      await stopAndEnd(capture);
+      expect(sharedMemory).toEqual([]);
+      const keptSeqs = kept.flatMap((b) => [...packetsOf(b)].map(seqOf));
+      // what was kept still holds increasing sequence numbers, as delivered (nothing overwrote it)
+      expect(keptSeqs.length).toBeGreaterThan(0);
+      expect(keptSeqs).toEqual([...keptSeqs].sort((a, b) => a - b));
+      expect(new Set(keptSeqs).size).toBe(keptSeqs.length);
+      expect(capture.stats().delivered).toBe(3000);
+    });
+  });
+
   it('in immediate mode, hands over each packet as it arrives', async () => {
     const capture = LiveCapture.open({
       device: net.b.device,

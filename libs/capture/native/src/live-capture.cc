@@ -42,6 +42,7 @@ Napi::Function LiveCapture::Init(Napi::Env env) {
                          InstanceMethod("pause", &LiveCapture::Pause),
                          InstanceMethod("resume", &LiveCapture::Resume),
                          InstanceMethod("readNow", &LiveCapture::ReadNow),
+                         InstanceMethod("provide", &LiveCapture::Provide),
                          InstanceMethod("stats", &LiveCapture::Stats),
                          InstanceMethod("close", &LiveCapture::Close),
                          InstanceAccessor("linkType", &LiveCapture::GetLinkType, nullptr),
@@ -154,31 +155,82 @@ void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* byt
     return;
   }
   self->packetsInBatch_++;
-  uint8_t* b = self->batch_ + self->used_;
+  uint8_t* b = self->out_ + self->used_;
   self->used_ += blockLen;
   WriteEpb(b, h, bytes, self->nano_);
+  // One pcap_dispatch() reads every block the kernel has ready (up to the whole ring): stop it once the batch is
+  // full, so that a batch stays within maxBatchBytes plus one packet (what a pool slot is sized for). libpcap
+  // resumes inside the block on the next call.
+  if (self->used_ >= self->maxBatchBytes_) pcap_breakloop(self->handle_);
 }
 
 bool LiveCapture::Reserve(size_t extra) {
-  if (used_ + extra <= capacity_) return true;
+  if (used_ + extra <= outCapacity_) return true;
+  if (inSlot_) return false;  // cannot happen: a slot holds maxBatchBytes plus the largest packet
   size_t want = std::max(capacity_ * 2, std::max<size_t>(used_ + extra, 256 * 1024));
   uint8_t* grown = static_cast<uint8_t*>(realloc(batch_, want));
   if (grown == nullptr) return false;
   batch_ = grown;
   capacity_ = want;
+  out_ = batch_;
+  outCapacity_ = capacity_;
   return true;
 }
 
-Napi::Buffer<uint8_t> LiveCapture::TakeBatch(Napi::Env env) {
+LiveCapture::Taken LiveCapture::TakeBatch(Napi::Env env) {
   size_t length = used_;
   used_ = 0;
-  return Napi::Buffer<uint8_t>::Copy(env, batch_, length);
+  if (inSlot_) {
+    inSlot_ = false;
+    Napi::Buffer<uint8_t> data = slot_.ref.Value();
+    slot_.ref.Reset();
+    slot_.data = nullptr;
+    return {data, true, length};
+  }
+  return {Napi::Buffer<uint8_t>::Copy(env, batch_, length), false, length};
+}
+
+Napi::Value LiveCapture::Provide(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer()) ThrowCoded(env, "INVALID_OPTION", "provide(buffer): buffer required");
+  if (closed_) return env.Undefined();  // nothing to fill any more: the buffer stays JavaScript's
+  Napi::Buffer<uint8_t> buffer = info[0].As<Napi::Buffer<uint8_t>>();
+  const size_t needed = maxBatchBytes_ + EpbLength(static_cast<uint32_t>(snaplen_));
+  if (buffer.Length() < needed) {
+    ThrowCoded(env, "INVALID_OPTION",
+               "a batch buffer needs " + std::to_string(needed) + " bytes (maxBatchBytes plus one packet)");
+  }
+  // The same memory twice would let two batches share it.
+  if (inSlot_ && slot_.data == buffer.Data()) return env.Undefined();
+  for (const Slot& s : freeSlots_) {
+    if (s.data == buffer.Data()) return env.Undefined();
+  }
+  Slot slot;
+  slot.ref = Napi::Persistent(buffer);
+  slot.data = buffer.Data();
+  slot.size = buffer.Length();
+  freeSlots_.push_back(std::move(slot));
+  return env.Undefined();
+}
+
+void LiveCapture::ReleaseSlots() {
+  freeSlots_.clear();
+  slot_.ref.Reset();
+  slot_.data = nullptr;
+  inSlot_ = false;
 }
 
 int LiveCapture::Collect() {
   used_ = 0;
   allocFailed_ = false;
   packetsInBatch_ = 0;
+  if (!inSlot_ && !freeSlots_.empty()) {
+    slot_ = std::move(freeSlots_.back());
+    freeSlots_.pop_back();
+    inSlot_ = true;
+  }
+  out_ = inSlot_ ? slot_.data : batch_;
+  outCapacity_ = inSlot_ ? slot_.size : capacity_;
   while (handle_ != nullptr && used_ < maxBatchBytes_ && !allocFailed_) {
     int n = pcap_dispatch(handle_, -1, &LiveCapture::OnPacket, reinterpret_cast<u_char*>(this));
     if (n < 0) {
@@ -213,12 +265,15 @@ void LiveCapture::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
 
 void LiveCapture::DeliverBatch(int count) {
   Napi::Env env = Env();
-  Napi::Buffer<uint8_t> data = TakeBatch(env);
+  Taken taken = TakeBatch(env);
   delivered_ += static_cast<uint64_t>(count);
   batches_++;
   inCallback_ = true;
   try {
-    onBatch_.MakeCallback(Value(), {env.Null(), data, Napi::Number::New(env, count)}, *asyncContext_);
+    onBatch_.MakeCallback(Value(),
+                          {env.Null(), taken.data, Napi::Number::New(env, count), Napi::Boolean::New(env, taken.pooled),
+                           Napi::Number::New(env, static_cast<double>(taken.used))},
+                          *asyncContext_);
   } catch (const Napi::Error& e) {
     inCallback_ = false;
     if (closePending_) DoClose();
@@ -257,9 +312,12 @@ Napi::Value LiveCapture::ReadNow(const Napi::CallbackInfo& info) {
   if (n == 0) return env.Null();
   delivered_ += static_cast<uint64_t>(n);
   batches_++;
+  Taken taken = TakeBatch(env);
   Napi::Object o = Napi::Object::New(env);
-  o.Set("data", TakeBatch(env));
+  o.Set("data", taken.data);
   o.Set("count", Napi::Number::New(env, n));
+  o.Set("pooled", Napi::Boolean::New(env, taken.pooled));
+  o.Set("used", Napi::Number::New(env, static_cast<double>(taken.used)));
   return o;
 }
 
@@ -314,6 +372,7 @@ void LiveCapture::DoClose() {
     pcap_close(handle_);
     handle_ = nullptr;
   }
+  ReleaseSlots();
   if (started_) {
     onBatch_.Reset();
     Unref();

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace pcapcf {
 
@@ -20,7 +21,8 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   Napi::Value Start(const Napi::CallbackInfo& info);  // start(onBatch(err, data, count))
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Resume(const Napi::CallbackInfo& info);
-  Napi::Value ReadNow(const Napi::CallbackInfo& info);  // synchronous drain: {data, count} | null
+  Napi::Value ReadNow(const Napi::CallbackInfo& info);  // synchronous drain: {data, count, pooled, used} | null
+  Napi::Value Provide(const Napi::CallbackInfo& info);  // provide(buffer): a reusable batch buffer
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetLinkType(const Napi::CallbackInfo& info);
@@ -55,9 +57,21 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   size_t maxBatchBytes_ = 1 << 20;
   std::string warning_;
   std::string readError_;
-  // The batch being built: bytes [0, used_) of a block of capacity_ bytes, reused for every batch and copied
-  // once into the Buffer handed to JavaScript. (Handing the block itself over as an external buffer measured
-  // slower: memory freed by GC finalizers comes back late, so each batch landed on freshly faulted pages.)
+  // The batch being built: bytes [0, used_) of out_, which is either batch_ (a block of capacity_ bytes, reused
+  // for every batch and copied once into the Buffer handed to JavaScript) or a pool slot: a Buffer JavaScript
+  // gave us with provide() and hands back once its consumer is done with a batch, written in place and handed
+  // over without a copy. (Handing batch_ itself over as an external buffer measured slower: memory freed by GC
+  // finalizers comes back late, so each batch landed on freshly faulted pages.)
+  struct Slot {
+    Napi::Reference<Napi::Buffer<uint8_t>> ref;
+    uint8_t* data = nullptr;
+    size_t size = 0;
+  };
+  std::vector<Slot> freeSlots_;
+  Slot slot_;
+  bool inSlot_ = false;  // the batch being built is in slot_
+  uint8_t* out_ = nullptr;
+  size_t outCapacity_ = 0;
   uint8_t* batch_ = nullptr;
   size_t capacity_ = 0;
   size_t used_ = 0;
@@ -65,7 +79,14 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   int packetsInBatch_ = 0;
   uint64_t lost_ = 0;  // packets read from the kernel but not stored (out of memory)
   bool Reserve(size_t extra);
-  Napi::Buffer<uint8_t> TakeBatch(Napi::Env env);
+  // The batch built by Collect() for JavaScript: data, and whether it is a pool slot (of which `used_` bytes count).
+  struct Taken {
+    Napi::Buffer<uint8_t> data;
+    bool pooled;
+    size_t used;
+  };
+  Taken TakeBatch(Napi::Env env);
+  void ReleaseSlots();
   uint64_t delivered_ = 0;  // packets handed to JS
   uint64_t batches_ = 0;
   pcap_stat lastStats_{};

@@ -21,6 +21,7 @@ describe('capture options', () => {
       timeoutMs: 50,
       maxBatchBytes: 1 << 20,
       highWaterMark: 16,
+      batchPool: 0,
     });
   });
 
@@ -41,6 +42,7 @@ describe('capture options', () => {
     [{ device: 'lo', timeoutMs: 0 }, 'timeoutMs must be an integer from 1 to 10000'],
     [{ device: 'lo', bufferSize: -1 }, 'bufferSize must be an integer'],
     [{ device: 'lo', highWaterMark: 0 }, 'highWaterMark must be an integer from 1 to 4096'],
+    [{ device: 'lo', batchPool: 65 }, 'batchPool must be an integer from 0 to 64, got 65'],
   ])('refuses %j with a specific message', (options, message) => {
     expect(() => resolveCaptureOptions(options)).toThrow(InvalidCaptureOptionError);
     expect(() => resolveCaptureOptions(options)).toThrow(message);

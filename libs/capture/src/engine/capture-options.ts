@@ -38,6 +38,13 @@ export interface LiveCaptureOptions {
   maxBatchBytes?: number;
   /** Batches queued in the stream before the engine stops reading the kernel (backpressure). Default 16. */
   highWaterMark?: number;
+  /**
+   * Reusable batch buffers (0..64, each maxBatchBytes plus one packet), for a consumer that calls each batch's
+   * `release()` once it is done with it: the engine then writes batches straight into these buffers instead of
+   * allocating and copying one per batch. Batches arriving while every buffer is out are allocated as usual.
+   * Default 0 (off). Only the in-process engine (LiveCapture) pools; the worker-process engine ignores it.
+   */
+  batchPool?: number;
 }
 
 export type ResolvedCaptureOptions = Required<Omit<LiveCaptureOptions, 'netns' | 'filter'>> &
@@ -83,6 +90,7 @@ export function resolveCaptureOptions(options: LiveCaptureOptions): ResolvedCapt
     timeoutMs: options.timeoutMs ?? 50,
     maxBatchBytes: options.maxBatchBytes ?? 1 << 20,
     highWaterMark: options.highWaterMark ?? 16,
+    batchPool: options.batchPool ?? 0,
   };
   const problems: string[] = [];
   const dev = deviceNameProblem(resolved.device);
@@ -97,6 +105,7 @@ export function resolveCaptureOptions(options: LiveCaptureOptions): ResolvedCapt
   intInRange('timeoutMs', resolved.timeoutMs, 1, 10000, problems);
   intInRange('maxBatchBytes', resolved.maxBatchBytes, 64 * 1024, 64 << 20, problems);
   intInRange('highWaterMark', resolved.highWaterMark, 1, 4096, problems);
+  intInRange('batchPool', resolved.batchPool, 0, 64, problems);
   if (problems.length > 0) throw new InvalidCaptureOptionError(problems.join('; '));
   if (resolved.immediate && resolved.bufferSize === 0)
     resolved.bufferSize = immediateBufferSize(resolved.snaplen);

@@ -2,14 +2,14 @@ import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { CaptureFailedError } from '../errors';
-import type { PacketBatch } from '../packet-batch';
+import { EPB_OVERHEAD, type PacketBatch } from '../packet-batch';
 import {
   resolveCaptureOptions,
   type LiveCaptureOptions,
   type ResolvedCaptureOptions,
 } from './capture-options';
 import { fromNativeError, messageOf } from './native-errors';
-import { nativeAddon, type NativeLiveCapture } from './native-binding';
+import { nativeAddon, type NativeBatch, type NativeLiveCapture } from './native-binding';
 import type { CaptureStats, PacketSource } from './packet-source';
 
 /** How long a failing capture waits for its consumer to take what was drained before it is destroyed. */
@@ -26,6 +26,9 @@ const DRAIN_ON_FAILURE_MS = 5000;
  * `destroy()` ends it at once. Either may be called from inside a 'data' handler. A device that disappears
  * (for example the container's veth when the container dies) first delivers what the kernel still held, then
  * destroys the stream with a CaptureFailedError.
+ *
+ * With `batchPool` > 0, batches come with `release()`: a consumer that calls it when done with a batch lets the
+ * engine write the next ones into the same few buffers, with no allocation and no second copy per batch.
  */
 export class LiveCapture extends Readable implements PacketSource {
   readonly options: ResolvedCaptureOptions;
@@ -54,7 +57,10 @@ export class LiveCapture extends Readable implements PacketSource {
     this.precision = native.precision;
     this.warning = native.warning;
     this.startedAtNs = BigInt(Date.now()) * 1_000_000n;
-    native.start((err, data, count) => this.onNative(err, data, count));
+    native.start((err, data, count, pooled, used) => this.onNative(err, data, count, pooled, used));
+    // Each buffer holds a full batch plus the one packet that may end it past maxBatchBytes.
+    const slotBytes = options.maxBatchBytes + EPB_OVERHEAD + Math.ceil(native.snaplen / 4) * 4;
+    for (let i = 0; i < options.batchPool; i++) native.provide(Buffer.allocUnsafeSlow(slotBytes));
   }
 
   /**
@@ -110,14 +116,33 @@ export class LiveCapture extends Readable implements PacketSource {
     callback(err);
   }
 
-  private onNative(err: (Error & { code?: string }) | null, data: Buffer | null, count: number): void {
+  private onNative(
+    err: (Error & { code?: string }) | null,
+    data: Buffer | null,
+    count: number,
+    pooled: boolean,
+    used: number,
+  ): void {
     if (err) {
       void this.failAfterDrain(err);
       return;
     }
     if (data === null || this.finalStats) return;
-    const batch: PacketBatch = { data, count };
-    if (!this.push(batch)) this.native.pause();
+    if (!this.push(this.toBatch({ data, count, pooled, used }))) this.native.pause();
+  }
+
+  private toBatch({ data, count, pooled, used }: NativeBatch): PacketBatch {
+    if (!pooled) return { data, count };
+    let released = false;
+    return {
+      data: data.subarray(0, used),
+      count,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.native.provide(data);
+      },
+    };
   }
 
   /**
@@ -133,7 +158,7 @@ export class LiveCapture extends Readable implements PacketSource {
     try {
       for (let batch = this.native.readNow(); batch !== null; batch = this.native.readNow()) {
         if (this.destroyed) return;
-        this.push(batch satisfies PacketBatch);
+        this.push(this.toBatch(batch));
       }
     } catch (err) {
       cause = err; // e.g. "The interface disappeared": clearer than the poll error that woke us
@@ -156,7 +181,7 @@ export class LiveCapture extends Readable implements PacketSource {
     try {
       // Bounded: the kernel ring holds at most bufferSize bytes.
       for (let batch = this.native.readNow(); batch !== null; batch = this.native.readNow()) {
-        this.push(batch satisfies PacketBatch);
+        this.push(this.toBatch(batch));
       }
     } catch (err) {
       this.closeNative();

@@ -26,17 +26,35 @@ export interface NativeOpenOptions {
   maxBatchBytes: number;
 }
 
+/**
+ * A batch from the addon. `pooled`: `data` is a buffer given with `provide()`, of which the first `used` bytes
+ * hold the batch; else `data` is a fresh copy (`used` = its length).
+ */
 export type NativeBatchCallback = (
   err: (Error & { code?: string }) | null,
   data: Buffer | null,
   count: number,
+  pooled: boolean,
+  used: number,
 ) => void;
+
+export interface NativeBatch {
+  data: Buffer;
+  count: number;
+  pooled: boolean;
+  used: number;
+}
 
 export interface NativeLiveCapture {
   start(onBatch: NativeBatchCallback): void;
   pause(): void;
   resume(): void;
-  readNow(): { data: Buffer; count: number } | null;
+  readNow(): NativeBatch | null;
+  /**
+   * Gives the engine a buffer to write a later batch into (at least maxBatchBytes plus one packet's block); it
+   * comes back as a pooled batch. Ignored once closed.
+   */
+  provide(buffer: Buffer): void;
   stats(): NativeStats;
   close(): void;
   readonly linkType: number;
