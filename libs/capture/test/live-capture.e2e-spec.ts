@@ -351,6 +351,41 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
     });
   });
 
+  describe('in buffered mode under load', () => {
+    it('gathers several full kernel blocks into one batch, up to maxBatchBytes', async () => {
+      // a long block timeout: every block reaches us full (256 KiB, ~900 of these packets)
+      const capture = LiveCapture.open({
+        device: net.b.device,
+        netns: net.b.netnsPath,
+        filter: 'udp dst port 7013',
+        timeoutMs: 1000,
+      });
+      const got = collect(capture);
+      await sendUdp(net, net.a, net.b, { port: 7013, count: 20000, size: 200, gapUs: 0 });
+      await stopAndEnd(capture);
+      expect(got.packets.map((p) => p.data.readUInt32BE(42))).toEqual(
+        Array.from({ length: 20000 }, (_, i) => i),
+      );
+      // 20000 × 276-byte blocks = 5.3 MiB: 6 batches of up to 1 MiB, where one per kernel block would be 22
+      expect(capture.stats().batches).toBeLessThanOrEqual(10);
+    });
+
+    it('hands over a batch it holds within the block timeout when the traffic stops', async () => {
+      const capture = LiveCapture.open({
+        device: net.b.device,
+        netns: net.b.netnsPath,
+        filter: 'udp dst port 7014',
+        timeoutMs: 200,
+      });
+      const got = collect(capture);
+      // one full kernel block and most of another: both are read as large reads, so the batch is held for more
+      await sendUdp(net, net.a, net.b, { port: 7014, count: 1500, size: 200, gapUs: 0 });
+      for (let waited = 0; got.packets.length < 1500 && waited < 3000; waited += 50) await delay(50);
+      expect(got.packets).toHaveLength(1500); // without stop(): the held batch went out on its own
+      await stopAndEnd(capture);
+    });
+  });
+
   it('in immediate mode, hands over each packet as it arrives', async () => {
     const capture = LiveCapture.open({
       device: net.b.device,

@@ -79,6 +79,7 @@ LiveCapture::LiveCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Live
   if (result.handle == nullptr) ThrowCoded(env, result.error.code, result.error.message);
 
   handle_ = result.handle;
+  lingerMs_ = req.immediate ? 0 : req.timeoutMs;
   warning_ = result.warning;
   nano_ = result.nano;
   linkType_ = pcap_datalink(handle_);
@@ -115,6 +116,9 @@ Napi::Value LiveCapture::Start(const Napi::CallbackInfo& info) {
     ThrowCoded(env, "CAPTURE_FAILED", std::string("uv_poll_init: ") + uv_strerror(rc));
   }
   poll_->data = this;
+  lingerTimer_ = new uv_timer_t;
+  uv_timer_init(loop, lingerTimer_);
+  lingerTimer_->data = this;
   started_ = true;
   Ref();  // keep the wrapper alive while libuv may call back into it
   if (!paused_) {
@@ -135,6 +139,11 @@ Napi::Value LiveCapture::Resume(const Napi::CallbackInfo& info) {
   if (started_ && !closed_ && !polling_ && poll_ != nullptr && readError_.empty()) {
     uv_poll_start(poll_, UV_READABLE, &LiveCapture::OnPoll);
     polling_ = true;
+  }
+  // a batch held while paused goes out within lingerMs_ even if nothing more arrives
+  if (used_ > 0 && !lingering_ && !closed_ && lingerTimer_ != nullptr) {
+    uv_timer_start(lingerTimer_, &LiveCapture::OnLingerTimer, static_cast<uint64_t>(lingerMs_), 0);
+    lingering_ = true;
   }
   return info.Env().Undefined();
 }
@@ -178,8 +187,10 @@ bool LiveCapture::Reserve(size_t extra) {
 }
 
 LiveCapture::Taken LiveCapture::TakeBatch(Napi::Env env) {
+  StopLinger();
   size_t length = used_;
   used_ = 0;
+  packetsInBatch_ = 0;
   if (inSlot_) {
     inSlot_ = false;
     Napi::Buffer<uint8_t> data = slot_.ref.Value();
@@ -221,20 +232,25 @@ void LiveCapture::ReleaseSlots() {
 }
 
 int LiveCapture::Collect() {
-  used_ = 0;
   allocFailed_ = false;
-  packetsInBatch_ = 0;
-  if (!inSlot_ && !freeSlots_.empty()) {
-    slot_ = std::move(freeSlots_.back());
-    freeSlots_.pop_back();
-    inSlot_ = true;
+  if (used_ == 0) {  // a new batch (else: more for the one held)
+    packetsInBatch_ = 0;
+    if (!inSlot_ && !freeSlots_.empty()) {
+      slot_ = std::move(freeSlots_.back());
+      freeSlots_.pop_back();
+      inSlot_ = true;
+    }
+    out_ = inSlot_ ? slot_.data : batch_;
+    outCapacity_ = inSlot_ ? slot_.size : capacity_;
   }
-  out_ = inSlot_ ? slot_.data : batch_;
-  outCapacity_ = inSlot_ ? slot_.size : capacity_;
+  cutAtLimit_ = false;
   while (handle_ != nullptr && used_ < maxBatchBytes_ && !allocFailed_) {
     int n = pcap_dispatch(handle_, -1, &LiveCapture::OnPacket, reinterpret_cast<u_char*>(this));
     if (n < 0) {
-      if (n == PCAP_ERROR_BREAK) break;
+      if (n == PCAP_ERROR_BREAK) {
+        cutAtLimit_ = true;  // OnPacket filled the batch
+        break;
+      }
       readError_ = pcap_geterr(handle_);
       if (readError_.empty()) readError_ = "read error";
       return packetsInBatch_ > 0 ? packetsInBatch_ : -1;
@@ -255,12 +271,42 @@ void LiveCapture::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
     self->DeliverError(self->readError_);
     return;
   }
+  const size_t before = self->used_;
+  const bool afterCut = self->cutAtLimit_;
   int n = self->Collect();
-  if (n > 0) self->DeliverBatch(n);
+  if (n > 0 && !(self->readError_.empty() && self->Linger(self->used_ - before, afterCut))) self->DeliverBatch(n);
   if (!self->readError_.empty() && !self->closed_) {
     self->StopPolling();
     self->DeliverError(self->readError_);
   }
+}
+
+bool LiveCapture::Linger(size_t read, bool afterCut) {
+  // Half a kernel block (libpcap's TPACKET_V3 blocks are 256 KiB) in one read means the kernel handed over a full
+  // block, so more follows soon; less means a block timed out: the rate is low and holding would only add delay.
+  constexpr size_t kFullBlockRead = 128 * 1024;
+  if (lingerMs_ <= 0 || lingerTimer_ == nullptr || closePending_ || used_ >= maxBatchBytes_) return false;
+  if (read < kFullBlockRead && !afterCut) return false;
+  if (!lingering_) {
+    uv_timer_start(lingerTimer_, &LiveCapture::OnLingerTimer, static_cast<uint64_t>(lingerMs_), 0);
+    lingering_ = true;
+  }
+  return true;
+}
+
+void LiveCapture::StopLinger() {
+  if (lingering_ && lingerTimer_ != nullptr) uv_timer_stop(lingerTimer_);
+  lingering_ = false;
+}
+
+void LiveCapture::OnLingerTimer(uv_timer_t* timer) {
+  LiveCapture* self = static_cast<LiveCapture*>(timer->data);
+  if (self == nullptr) return;
+  self->lingering_ = false;
+  // paused: the consumer has enough; Resume() restarts the timer
+  if (self->closed_ || self->paused_ || self->used_ == 0) return;
+  Napi::HandleScope scope(self->Env());
+  self->DeliverBatch(self->packetsInBatch_);
 }
 
 void LiveCapture::DeliverBatch(int count) {
@@ -355,6 +401,7 @@ Napi::Value LiveCapture::Close(const Napi::CallbackInfo& info) {
 }
 
 void LiveCapture::OnPollClosed(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
+void LiveCapture::OnTimerClosed(uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); }
 
 void LiveCapture::DoClose() {
   if (closed_) return;
@@ -368,6 +415,13 @@ void LiveCapture::DoClose() {
     uv_close(reinterpret_cast<uv_handle_t*>(poll_), &LiveCapture::OnPollClosed);
     poll_ = nullptr;
   }
+  if (lingerTimer_ != nullptr) {
+    StopLinger();
+    lingerTimer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(lingerTimer_), &LiveCapture::OnTimerClosed);
+    lingerTimer_ = nullptr;
+  }
+  used_ = 0;  // a batch held back is dropped with the capture (stop() drains it first)
   if (handle_ != nullptr) {
     pcap_close(handle_);
     handle_ = nullptr;

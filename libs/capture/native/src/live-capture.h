@@ -33,10 +33,17 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnPacket(u_char* user, const pcap_pkthdr* header, const u_char* bytes);
   static void OnPollClosed(uv_handle_t* handle);
+  static void OnLingerTimer(uv_timer_t* timer);
+  static void OnTimerClosed(uv_handle_t* handle);
 
-  // Reads what the kernel has ready into batch_, up to maxBatchBytes_. Returns the packet count, or -1 on a
-  // read error (text in readError_).
+  // Reads what the kernel has ready into the batch being built (after what it already holds), up to
+  // maxBatchBytes_. Returns the batch's packet count, or -1 on a read error with an empty batch (text in
+  // readError_).
   int Collect();
+  // After a read of `read` bytes: whether to hold the batch for more instead of delivering it now.
+  // `afterCut`: the read went on in a kernel block the previous one left at maxBatchBytes_.
+  bool Linger(size_t read, bool afterCut);
+  void StopLinger();
   void DeliverBatch(int count);
   void DeliverError(const std::string& message);
   void StopPolling();
@@ -45,6 +52,12 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
 
   pcap_t* handle_ = nullptr;
   uv_poll_t* poll_ = nullptr;  // heap: freed by OnPollClosed, after the wrapper may be gone
+  // Buffered mode: while the kernel hands over full blocks (a high rate), a batch is held for up to lingerMs_
+  // to gather up to maxBatchBytes_, so that JavaScript handles a few large batches rather than one per block.
+  uv_timer_t* lingerTimer_ = nullptr;  // heap, like poll_
+  bool lingering_ = false;
+  bool cutAtLimit_ = false;  // the last Collect() stopped inside a kernel block because the batch was full
+  int lingerMs_ = 0;
   bool polling_ = false;
   bool paused_ = false;
   bool started_ = false;

@@ -39,23 +39,26 @@ void OpenHandle(const OpenRequest& req, OpenResult* out);
 // Writes one little-endian Enhanced Packet Block (interface 0, ns timestamp, no options) at `b`, which must hold
 // EpbLength(h->caplen) bytes.
 inline uint32_t EpbLength(uint32_t caplen) { return static_cast<uint32_t>(kEpbOverhead) + ((caplen + 3u) & ~3u); }
+inline void Put32(uint8_t* p, uint32_t v) { memcpy(p, &v, 4); }
+// Each field is stored straight into `b`: a header assembled on the stack and copied over as one block made the
+// CPU stall on every packet (a wide load of several narrow stores cannot be forwarded), a third of the engine's
+// per-packet time in a profile.
 inline void WriteEpb(uint8_t* b, const pcap_pkthdr* h, const u_char* bytes, bool nano) {
   const uint32_t caplen = h->caplen;
   const uint32_t padded = (caplen + 3u) & ~3u;
   const uint32_t blockLen = static_cast<uint32_t>(kEpbOverhead) + padded;
   const uint64_t ns = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull +
                       static_cast<uint64_t>(h->ts.tv_usec) * (nano ? 1ull : 1000ull);
-  const uint32_t head[7] = {kEpbType,
-                            blockLen,
-                            0,
-                            static_cast<uint32_t>(ns >> 32),
-                            static_cast<uint32_t>(ns & 0xffffffffu),
-                            caplen,
-                            h->len};
-  memcpy(b, head, sizeof head);
+  Put32(b, kEpbType);
+  Put32(b + 4, blockLen);
+  Put32(b + 8, 0);
+  Put32(b + 12, static_cast<uint32_t>(ns >> 32));
+  Put32(b + 16, static_cast<uint32_t>(ns & 0xffffffffu));
+  Put32(b + 20, caplen);
+  Put32(b + 24, h->len);
+  if (padded != caplen) Put32(b + 24 + padded, 0);  // the padding's word, before the data overwrites its start
   memcpy(b + 28, bytes, caplen);
-  if (padded != caplen) memset(b + 28 + caplen, 0, padded - caplen);
-  memcpy(b + 28 + padded, &blockLen, 4);
+  Put32(b + 28 + padded, blockLen);
 }
 
 }  // namespace pcapcf
