@@ -83,6 +83,27 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
     expect(alive(capture.pid)).toBe(false);
   });
 
+  it('under load, gathers several full kernel blocks into one batch, up to maxBatchBytes', async () => {
+    // a long block timeout: every block reaches the worker full (256 KiB, ~800 of these packets)
+    const capture = await open('udp dst port 7108', { timeoutMs: 1000 });
+    const got = count(capture);
+    await sendUdp(net, net.a, net.b, { port: 7108, count: 20000, size: 200, gapUs: 0 });
+    const stats = await capture.stop();
+    expect(got.packets).toBe(20000);
+    expect(stats.delivered).toBe(20000);
+    // 20000 × 276-byte blocks = 5.3 MiB: 6 batches of up to 1 MiB, where one per kernel block would be 25
+    expect(stats.batches).toBeLessThanOrEqual(10);
+  });
+
+  it('hands over a batch it holds within the block timeout when the traffic stops', async () => {
+    const capture = await open('udp dst port 7109', { timeoutMs: 200 });
+    const got = count(capture);
+    // one full kernel block and most of another: both are read as large reads, so the batch is held for more
+    await sendUdp(net, net.a, net.b, { port: 7109, count: 1500, size: 200, gapUs: 0 });
+    for (let waited = 0; got.packets < 1500 && waited < 3000; waited += 50) await delay(50);
+    expect(got.packets).toBe(1500); // without stop(): the held batch went out on its own
+  });
+
   it('a crashing worker ends its own capture with an error; another capture and this process go on', async () => {
     const victim = await open('udp dst port 7102');
     const survivor = await open('udp dst port 7103');

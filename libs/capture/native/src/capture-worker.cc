@@ -18,7 +18,11 @@
 //
 // Backpressure: frames are written with blocking writes; while the parent does not read, the channel fills, the
 // worker stops reading the kernel and the kernel drops (counted in ps_drop). Memory is bounded by the channel and
-// one batch of at most --max-batch-bytes.
+// one batch of at most --max-batch-bytes plus one packet.
+//
+// Under load (buffered mode, the kernel handing over full blocks) a batch is held for more blocks, up to
+// --max-batch-bytes or --timeout-ms, as the in-process engine does (live-capture.cc), so that the parent handles
+// a few large frames rather than one per kernel block.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -47,6 +51,9 @@ using pcapcf::OpenRequest;
 using pcapcf::OpenResult;
 
 enum FrameType : uint32_t { kReady = 1, kError = 2, kBatch = 3, kStats = 4, kEnd = 5, kFailed = 6 };
+constexpr size_t kBatchHead = 12;  // a BATCH frame's header and packet count, before the EPBs
+// A read of half a kernel block (libpcap's are 256 KiB) or more: the block was full, so more follows soon.
+constexpr size_t kFullBlockRead = 128 * 1024;
 
 volatile sig_atomic_t g_stopSignal = 0;
 void OnStopSignal(int) { g_stopSignal = 1; }
@@ -56,8 +63,9 @@ struct Worker {
   bool nano = true;
   size_t maxBatchBytes = 1 << 20;
   std::vector<uint8_t> batch;  // frame header (8) + count (4) + EPBs
-  size_t used = 0;
+  size_t used = kBatchHead;
   int packets = 0;
+  bool cutAtLimit = false;  // the last Collect() stopped inside a kernel block because the batch was full
   uint64_t delivered = 0;
   uint64_t batches = 0;
   uint64_t lost = 0;
@@ -115,30 +123,49 @@ void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   pcapcf::WriteEpb(w->batch.data() + w->used, h, bytes, w->nano);
   w->used += blockLen;
   w->packets++;
+  // stop a dispatch that would read the whole ring: libpcap resumes inside the block next time
+  if (w->used >= w->maxBatchBytes) pcap_breakloop(w->handle);
 }
 
-// Reads what the kernel has ready, up to maxBatchBytes, and sends it as one BATCH frame. Returns the packet count;
-// a read error is left in readError.
-int CollectAndSend(Worker* w) {
-  w->used = 12;
-  w->packets = 0;
+// Reads what the kernel has ready into the batch, after what it already holds, up to maxBatchBytes. Returns the
+// bytes read; a read error is left in readError.
+size_t Collect(Worker* w) {
+  const size_t before = w->used;
+  w->cutAtLimit = false;
   while (w->used < w->maxBatchBytes) {
     int n = pcap_dispatch(w->handle, -1, &OnPacket, reinterpret_cast<u_char*>(w));
     if (n < 0) {
-      if (n == PCAP_ERROR_BREAK) break;
+      if (n == PCAP_ERROR_BREAK) {
+        w->cutAtLimit = true;
+        break;
+      }
       w->readError = pcap_geterr(w->handle);
       if (w->readError.empty()) w->readError = "read error";
       break;
     }
     if (n == 0) break;
   }
-  if (w->packets == 0) return 0;
-  const uint32_t head[3] = {kBatch, static_cast<uint32_t>(w->used - 8), static_cast<uint32_t>(w->packets)};
-  memcpy(w->batch.data(), head, sizeof head);
-  WriteAll(w->batch.data(), w->used);
-  w->delivered += static_cast<uint64_t>(w->packets);
-  w->batches++;
-  return w->packets;
+  return w->used - before;
+}
+
+// Sends the batch as one BATCH frame (if it holds packets) and starts a new one. Returns its packet count.
+int Send(Worker* w) {
+  const int packets = w->packets;
+  if (packets > 0) {
+    const uint32_t head[3] = {kBatch, static_cast<uint32_t>(w->used - 8), static_cast<uint32_t>(packets)};
+    memcpy(w->batch.data(), head, sizeof head);
+    WriteAll(w->batch.data(), w->used);
+    w->delivered += static_cast<uint64_t>(packets);
+    w->batches++;
+  }
+  w->used = kBatchHead;
+  w->packets = 0;
+  return packets;
+}
+
+int CollectAndSend(Worker* w) {
+  Collect(w);
+  return Send(w);
 }
 
 // Delivers what the kernel still holds. In buffered mode the kernel retires a partly filled block only after the
@@ -226,7 +253,7 @@ int main(int argc, char** argv) {
   }
   w.handle = result.handle;
   w.nano = result.nano;
-  w.batch.resize(256 * 1024);
+  w.batch.resize(256 * 1024);  // grows with the load, up to maxBatchBytes plus one packet
   {
     std::vector<uint8_t> ready(12);
     const int32_t head[3] = {pcap_datalink(w.handle), pcap_snapshot(w.handle), w.nano ? 1 : 0};
@@ -238,9 +265,16 @@ int main(int argc, char** argv) {
   const int fd = pcap_get_selectable_fd(w.handle);
   uint64_t lastStats = NowMs();
   bool stopping = false;
+  bool holding = false;  // the batch is held for more (see the top of this file)
+  uint64_t holdUntil = 0;
   while (!stopping) {
     pollfd fds[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-    int rc = poll(fds, 2, 1000);
+    int waitMs = 1000;
+    if (holding) {
+      const uint64_t now = NowMs();
+      waitMs = holdUntil > now ? static_cast<int>(std::min<uint64_t>(holdUntil - now, 1000)) : 0;
+    }
+    int rc = poll(fds, 2, waitMs);
     if (g_stopSignal) stopping = true;
     if (rc < 0 && errno != EINTR) {
       w.readError = std::string("poll failed: ") + pcapcf::ErrnoText(errno);
@@ -254,9 +288,28 @@ int main(int argc, char** argv) {
       }
       if (n > 0 && memchr(cmd, 'S', static_cast<size_t>(n)) != nullptr) stopping = true;
     }
-    if (rc > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL))) CollectAndSend(&w);
-    if (!w.readError.empty()) break;
+    if (rc > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL))) {
+      const bool afterCut = w.cutAtLimit;
+      const size_t read = Collect(&w);
+      const bool more = !req.immediate && w.readError.empty() && w.used < w.maxBatchBytes &&
+                        (read >= kFullBlockRead || afterCut);
+      if (w.packets > 0 && more && !holding) {
+        holding = true;
+        holdUntil = NowMs() + static_cast<uint64_t>(req.timeoutMs);
+      } else if (w.packets > 0 && !more) {
+        Send(&w);
+        holding = false;
+      }
+    }
     const uint64_t now = NowMs();
+    if (holding && now >= holdUntil) {
+      Send(&w);
+      holding = false;
+    }
+    if (!w.readError.empty()) {
+      Send(&w);  // what was read before the error
+      break;
+    }
     if (now - lastStats >= 1000) {
       lastStats = now;
       std::vector<uint8_t> s = StatsPayload(&w);
