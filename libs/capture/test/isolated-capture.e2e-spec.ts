@@ -149,7 +149,7 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
     expect(capture.readableLength).toBe(2);
     let got = 0;
     let batches = 0;
-    for (let i = 0; i < 400 && got < 600; i++) {
+    for (let i = 0; i < 1500 && got < 600; i++) {
       const batch = capture.read() as PacketBatch | null;
       if (batch === null) {
         await delay(5);

@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -205,8 +206,14 @@ int main(int argc, char** argv) {
   sa.sa_handler = OnStopSignal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  // A 1 MiB channel when stdout is a pipe. The engine gives the worker a UNIX socket pair (IsolatedCapture), where
-  // this fails and the socket's default send buffer (~208 KiB) applies: a 1 MiB one measured no cheaper.
+  // Room in the channel for two full batches, so that sending a batch gathered under load does not block the worker
+  // (and leave the kernel ring unread) while the parent is still busy with the previous one. The engine gives the
+  // worker a UNIX socket pair (IsolatedCapture): a send buffer of 2 MiB (root may exceed net.core.wmem_max; else the
+  // kernel caps it). When stdout is a pipe, a 1 MiB pipe.
+  const int channelBytes = 2 << 20;
+  if (setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUFFORCE, &channelBytes, sizeof channelBytes) != 0) {
+    setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUF, &channelBytes, sizeof channelBytes);
+  }
   fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 
   OpenRequest req;
