@@ -39,7 +39,8 @@ const seconds = Number(argOf('--seconds', '3'));
 const gcPacingBytes = argOf('--gc-pacing-bytes', String(1 << 20));
 /**
  * The in-process engine's reusable batch buffers (`batchPool`; 0 = a fresh buffer per batch). Its consumer writes
- * each batch synchronously and releases it, as a capture-to-file would.
+ * each batch synchronously and releases it, as a capture-to-file would. With a pool, the bench also runs the
+ * engine without one ('engine (no pool)').
  */
 const batchPool = argOf('--batch-pool', '4');
 /** Leaves out the immediate-mode runs (the slowest; not the agent's default). */
@@ -136,6 +137,7 @@ async function runEngine(
   immediate: boolean,
   idle = false,
   isolated = false,
+  pool = batchPool,
 ): Promise<RunResult> {
   const child = spawn(
     process.execPath,
@@ -152,7 +154,7 @@ async function runEngine(
       String(immediate ? 0 : bufferBytes),
       isolated ? 'isolated' : 'live',
       gcPacingBytes,
-      batchPool,
+      pool,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, TS_NODE_BASEURL: jsDir } },
   );
@@ -177,7 +179,13 @@ async function runEngine(
     maxLoopDelayMs: number;
   };
   return {
-    tool: isolated ? 'engine (isolated)' : immediate ? 'engine (immediate)' : 'engine (buffered)',
+    tool: isolated
+      ? 'engine (isolated)'
+      : immediate
+        ? 'engine (immediate)'
+        : pool === '0'
+          ? 'engine (no pool)'
+          : 'engine (buffered)',
     rate,
     sentPps: g.pps,
     sent: g.sent,
@@ -215,6 +223,8 @@ async function main(): Promise<void> {
         () => runTcpdump(net, rate),
         ...(skipImmediate ? [] : [() => runEngine(net, rate, true)]),
         () => runEngine(net, rate, false),
+        // the same engine with a fresh buffer per batch, as for a consumer that keeps its batches (the agent's)
+        ...(batchPool !== '0' ? [() => runEngine(net, rate, false, false, false, '0')] : []),
         () => runEngine(net, rate, false, false, true),
       ]) {
         const r = await run();
@@ -231,7 +241,13 @@ async function main(): Promise<void> {
     results.filter((r) => r.tool === tool && zeroDrop(r)).sort((a, b) => b.sentPps - a.sentPps)[0];
   const ref = best('tcpdump -w');
   console.log('\nsummary (highest rate with zero drops; CPU per packet at that rate)');
-  for (const tool of ['tcpdump -w', 'engine (immediate)', 'engine (buffered)', 'engine (isolated)']) {
+  for (const tool of [
+    'tcpdump -w',
+    'engine (immediate)',
+    'engine (buffered)',
+    'engine (no pool)',
+    'engine (isolated)',
+  ]) {
     const b = best(tool);
     if (!b) {
       console.log(`${tool.padEnd(19)} no zero-drop run`);
