@@ -47,14 +47,13 @@
 namespace {
 
 using pcapcf::EpbLength;
+using pcapcf::kFullBlockRead;
 using pcapcf::NativeError;
 using pcapcf::OpenRequest;
 using pcapcf::OpenResult;
 
 enum FrameType : uint32_t { kReady = 1, kError = 2, kBatch = 3, kStats = 4, kEnd = 5, kFailed = 6 };
 constexpr size_t kBatchHead = 12;  // a BATCH frame's header and packet count, before the EPBs
-// A read of half a kernel block (libpcap's are 256 KiB) or more: the block was full, so more follows soon.
-constexpr size_t kFullBlockRead = 128 * 1024;
 
 volatile sig_atomic_t g_stopSignal = 0;
 void OnStopSignal(int) { g_stopSignal = 1; }

@@ -282,9 +282,6 @@ void LiveCapture::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
 }
 
 bool LiveCapture::Linger(size_t read, bool afterCut) {
-  // Half a kernel block (libpcap's TPACKET_V3 blocks are 256 KiB) in one read means the kernel handed over a full
-  // block, so more follows soon; less means a block timed out: the rate is low and holding would only add delay.
-  constexpr size_t kFullBlockRead = 128 * 1024;
   if (lingerMs_ <= 0 || lingerTimer_ == nullptr || closePending_ || used_ >= maxBatchBytes_) return false;
   if (read < kFullBlockRead && !afterCut) return false;
   if (!lingering_) {

@@ -13,6 +13,10 @@ namespace pcapcf {
 
 constexpr uint32_t kEpbType = 6;
 constexpr size_t kEpbOverhead = 32;
+// A read of this many EPB bytes or more (half of one of libpcap's 256 KiB TPACKET_V3 blocks) means the kernel handed
+// over a full block, so more follows within milliseconds; less means a block timed out (a low rate). Under load the
+// engine and the worker hold a batch for more blocks; at a low rate holding would only add delay.
+constexpr size_t kFullBlockRead = 128 * 1024;
 
 struct OpenRequest {
   std::string device;

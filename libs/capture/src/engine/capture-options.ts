@@ -32,9 +32,12 @@ export interface LiveCaptureOptions {
    * with the short default timeout this is live enough for streaming and much cheaper under load.
    */
   immediate?: boolean;
-  /** Buffered mode's block timeout in ms (1..10000): the longest a packet waits in the kernel. Default 50. */
+  /**
+   * Buffered mode's block timeout in ms (1..10000): the longest a packet waits in the kernel. Under load (the kernel
+   * handing over full blocks) a batch is also held up to this long to gather more blocks. Default 50.
+   */
   timeoutMs?: number;
-  /** Upper bound of one batch's size in bytes (64 KiB..64 MiB). Default 1 MiB. */
+  /** Size of a batch in bytes (64 KiB..64 MiB): a batch ends at the packet that reaches it. Default 1 MiB. */
   maxBatchBytes?: number;
   /** Batches queued in the stream before the engine stops reading the kernel (backpressure). Default 16. */
   highWaterMark?: number;
