@@ -21,6 +21,7 @@ import {
   compileFilter,
   listDevices,
   packetsOf,
+  type LiveCaptureOptions,
   type PacketBatch,
   type PacketView,
 } from '@pcap/capture';
@@ -67,6 +68,15 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
     net.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
+
+  /** A capture of the UDP datagrams to `port` on the test veth. */
+  const openUdp = (port: number, options: Partial<LiveCaptureOptions> = {}): LiveCapture =>
+    LiveCapture.open({
+      device: net.b.device,
+      netns: net.b.netnsPath,
+      filter: `udp dst port ${port}`,
+      ...options,
+    });
 
   it('captures exactly the UDP datagrams sent, as tcpdump does, with matching ns timestamps', async () => {
     const filter = 'udp and dst port 7001';
@@ -278,14 +288,7 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
     const largestBatch = maxBatchBytes + 32 + snaplen; // a full batch plus the packet that ended it
 
     it('writes batches into the released buffers, each packet once and in order, no batch over its bound', async () => {
-      const capture = LiveCapture.open({
-        device: net.b.device,
-        netns: net.b.netnsPath,
-        filter: 'udp dst port 7011',
-        snaplen,
-        maxBatchBytes,
-        batchPool: 2,
-      });
+      const capture = openUdp(7011, { snaplen, maxBatchBytes, batchPool: 2 });
       const seqs: number[] = [];
       const memories = new Set<ArrayBufferLike>();
       let pooled = 0;
@@ -310,14 +313,7 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
     });
 
     it('never writes into a batch its consumer still holds, even when release() is called twice', async () => {
-      const capture = LiveCapture.open({
-        device: net.b.device,
-        netns: net.b.netnsPath,
-        filter: 'udp dst port 7012',
-        snaplen,
-        maxBatchBytes,
-        batchPool: 2,
-      });
+      const capture = openUdp(7012, { snaplen, maxBatchBytes, batchPool: 2 });
       const kept: PacketBatch[] = [];
       const sharedMemory: number[] = [];
       let held: PacketBatch | undefined;
@@ -354,12 +350,7 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
   describe('in buffered mode under load', () => {
     it('gathers several full kernel blocks into one batch, up to maxBatchBytes', async () => {
       // a long block timeout: every block reaches us full (256 KiB, ~900 of these packets)
-      const capture = LiveCapture.open({
-        device: net.b.device,
-        netns: net.b.netnsPath,
-        filter: 'udp dst port 7013',
-        timeoutMs: 1000,
-      });
+      const capture = openUdp(7013, { timeoutMs: 1000 });
       const got = collect(capture);
       await sendUdp(net, net.a, net.b, { port: 7013, count: 20000, size: 200, gapUs: 0 });
       await stopAndEnd(capture);
@@ -371,12 +362,7 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
     });
 
     it('hands over a batch it holds within the block timeout when the traffic stops', async () => {
-      const capture = LiveCapture.open({
-        device: net.b.device,
-        netns: net.b.netnsPath,
-        filter: 'udp dst port 7014',
-        timeoutMs: 200,
-      });
+      const capture = openUdp(7014, { timeoutMs: 200 });
       const got = collect(capture);
       // one full kernel block and most of another: both are read as large reads, so the batch is held for more
       await sendUdp(net, net.a, net.b, { port: 7014, count: 1500, size: 200, gapUs: 0 });
