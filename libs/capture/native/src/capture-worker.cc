@@ -47,7 +47,6 @@
 namespace {
 
 using pcapcf::EpbLength;
-using pcapcf::kFullBlockRead;
 using pcapcf::NativeError;
 using pcapcf::OpenRequest;
 using pcapcf::OpenResult;
@@ -297,8 +296,8 @@ int main(int argc, char** argv) {
     if (rc > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL))) {
       const bool afterCut = w.cutAtLimit;
       const size_t read = Collect(&w);
-      const bool more = !req.immediate && w.readError.empty() && w.used < w.maxBatchBytes &&
-                        (read >= kFullBlockRead || afterCut);
+      const bool more =
+          !req.immediate && w.readError.empty() && pcapcf::GatherMore(read, afterCut, w.used, w.maxBatchBytes);
       if (w.packets > 0 && more && !holding) {
         holding = true;
         holdUntil = NowMs() + static_cast<uint64_t>(req.timeoutMs);

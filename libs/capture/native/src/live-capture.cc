@@ -282,8 +282,8 @@ void LiveCapture::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
 }
 
 bool LiveCapture::Linger(size_t read, bool afterCut) {
-  if (lingerMs_ <= 0 || lingerTimer_ == nullptr || closePending_ || used_ >= maxBatchBytes_) return false;
-  if (read < kFullBlockRead && !afterCut) return false;
+  if (lingerMs_ <= 0 || lingerTimer_ == nullptr || closePending_) return false;
+  if (!GatherMore(read, afterCut, used_, maxBatchBytes_)) return false;
   if (!lingering_) {
     uv_timer_start(lingerTimer_, &LiveCapture::OnLingerTimer, static_cast<uint64_t>(lingerMs_), 0);
     lingering_ = true;

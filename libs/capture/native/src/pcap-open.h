@@ -17,6 +17,11 @@ constexpr size_t kEpbOverhead = 32;
 // over a full block, so more follows within milliseconds; less means a block timed out (a low rate). Under load the
 // engine and the worker hold a batch for more blocks; at a low rate holding would only add delay.
 constexpr size_t kFullBlockRead = 128 * 1024;
+// Buffered mode: whether a batch of `used` bytes, just grown by a read of `read` bytes, should wait for more blocks.
+// `afterCut`: the read went on in a block the previous read left because the batch was full.
+inline bool GatherMore(size_t read, bool afterCut, size_t used, size_t maxBatchBytes) {
+  return used < maxBatchBytes && (read >= kFullBlockRead || afterCut);
+}
 
 struct OpenRequest {
   std::string device;
