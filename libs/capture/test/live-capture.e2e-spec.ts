@@ -2,7 +2,15 @@
  * The engine against the real kernel: captures run inside test namespaces from the root namespace, side by side
  * with tcpdump on the same interface, with bounded traffic of known counts.
  */
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -21,6 +29,7 @@ import {
   compileFilter,
   listDevices,
   packetsOf,
+  readPcap,
   type LiveCaptureOptions,
   type PacketBatch,
   type PacketView,
@@ -48,6 +57,24 @@ async function stopAndEnd(capture: LiveCapture): Promise<void> {
   if (capture.listenerCount('data') === 0) capture.resume();
   await capture.stop();
   await ended;
+}
+
+/** The frames in a batch's EPBs, checking each block's type, length, zeroed padding and trailing length. */
+function framesOf(data: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  for (let at = 0; at < data.length;) {
+    const blockLength = data.readUInt32LE(at + 4);
+    const capturedLength = data.readUInt32LE(at + 20);
+    expect(data.readUInt32LE(at)).toBe(6);
+    expect(blockLength).toBe(32 + Math.ceil(capturedLength / 4) * 4);
+    expect([...data.subarray(at + 28 + capturedLength, at + blockLength - 4)].every((b) => b === 0)).toBe(
+      true,
+    );
+    expect(data.readUInt32LE(at + blockLength - 4)).toBe(blockLength);
+    frames.push(Buffer.from(data.subarray(at + 28, at + 28 + capturedLength)));
+    at += blockLength;
+  }
+  return frames;
 }
 
 /** UDP destination port of an Ethernet/IPv4 frame. */
@@ -206,6 +233,36 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
       expect(udpDstPort(p.data)).toBe(7003);
     }
     expect(capture.snaplen).toBe(100);
+  });
+
+  it('writes each frame byte for byte as tcpdump saw it, whatever its length, with zeroed padding', async () => {
+    const filter = 'udp dst port 7013';
+    const tcpdump = await TcpdumpRun.start(net, net.b, join(dir, 'ref.pcap'), filter);
+    const whole = openUdp(7013);
+    const cut = openUdp(7013, { snaplen: 47 });
+    // written into pool buffers with streaming stores rather than into the engine's own block
+    const pooled = openUdp(7013, { batchPool: 2 });
+    const frames = { whole: [] as Buffer[], cut: [] as Buffer[], pooled: [] as Buffer[] };
+    whole.on('data', (batch: PacketBatch) => frames.whole.push(...framesOf(batch.data)));
+    cut.on('data', (batch: PacketBatch) => frames.cut.push(...framesOf(batch.data)));
+    pooled.on('data', (batch: PacketBatch) => {
+      expect(batch.release).toBeDefined();
+      frames.pooled.push(...framesOf(batch.data));
+      batch.release?.();
+    });
+    // frames of 46..61 bytes: every length modulo 8, so every way the copy can start and end
+    for (let size = 4; size < 20; size++) await sendUdp(net, net.a, net.b, { port: 7013, count: 2, size });
+    await delay(200);
+    await Promise.all([stopAndEnd(whole), stopAndEnd(cut), stopAndEnd(pooled)]);
+    await tcpdump.stop();
+
+    const ref: Buffer[] = [];
+    for await (const e of readPcap([readFileSync(tcpdump.file)])) if (e.type === 'packet') ref.push(e.data);
+    expect(ref).toHaveLength(32);
+    expect(new Set(ref.map((f) => f.length)).size).toBe(16);
+    expect(frames.whole).toEqual(ref);
+    expect(frames.pooled).toEqual(ref);
+    expect(frames.cut).toEqual(ref.map((f) => f.subarray(0, 47)));
   });
 
   it('never moves a Node thread out of its own namespace', async () => {

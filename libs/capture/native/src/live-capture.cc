@@ -166,7 +166,11 @@ void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* byt
   self->packetsInBatch_++;
   uint8_t* b = self->out_ + self->used_;
   self->used_ += blockLen;
-  WriteEpb(b, h, bytes, self->nano_);
+  if (self->inSlot_) {
+    WriteEpb<true>(b, h, bytes, self->nano_);
+  } else {
+    WriteEpb(b, h, bytes, self->nano_);
+  }
   // One pcap_dispatch() reads every block the kernel has ready (up to the whole ring): stop it once the batch is
   // full, so that a batch stays within maxBatchBytes plus one packet (what a pool slot is sized for). libpcap
   // resumes inside the block on the next call.
@@ -188,6 +192,7 @@ bool LiveCapture::Reserve(size_t extra) {
 
 LiveCapture::Taken LiveCapture::TakeBatch(Napi::Env env) {
   StopLinger();
+  StreamFence();  // a slot's EPBs were written with streaming stores; JavaScript may hand them to another thread
   size_t length = used_;
   used_ = 0;
   packetsInBatch_ = 0;

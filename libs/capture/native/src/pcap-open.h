@@ -4,6 +4,9 @@
 #include <pcap/pcap.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <string>
 
@@ -46,28 +49,91 @@ struct OpenResult {
 void OpenHandle(const OpenRequest& req, OpenResult* out);
 
 // Writes one little-endian Enhanced Packet Block (interface 0, ns timestamp, no options) at `b`, which must hold
-// EpbLength(h->caplen) bytes.
+// EpbLength(h->caplen) bytes and be 4-byte aligned (every block's length is a multiple of 4).
 inline uint32_t EpbLength(uint32_t caplen) { return static_cast<uint32_t>(kEpbOverhead) + ((caplen + 3u) & ~3u); }
-inline void Put32(uint8_t* p, uint32_t v) { memcpy(p, &v, 4); }
-// Each field is stored straight into `b`: a header assembled on the stack and copied over as one block made the
-// CPU stall on every packet (a wide load of several narrow stores cannot be forwarded), a third of the engine's
-// per-packet time in a profile.
+
+// Stores of the batch's words. Ordinary stores first fetch each destination line into the cache. A pool slot
+// (live-capture.cc) is a megabyte written once, packet by packet, and handed over without being read again here:
+// on x86-64 it is written with streaming (non-temporal) stores, which skip that fetch and leave the cache to the
+// kernel ring and the runtime. A batch that is copied right after (the addon without a pool, the worker's frame
+// sent through a socket) keeps ordinary stores: the copy would then read it back from memory, measured slower.
+// Streaming stores are weakly ordered: call StreamFence() once a batch is complete, before it is handed over.
+template <bool kStreaming>
+inline void Store32(uint8_t* p, uint32_t v) {
+#if defined(__x86_64__)
+  if (kStreaming) {
+    _mm_stream_si32(reinterpret_cast<int*>(p), static_cast<int>(v));
+    return;
+  }
+#endif
+  memcpy(p, &v, 4);
+}
+template <bool kStreaming>
+inline void Store64(uint8_t* p, uint64_t v) {
+#if defined(__x86_64__)
+  if (kStreaming) {
+    _mm_stream_si64(reinterpret_cast<long long*>(p), static_cast<long long>(v));
+    return;
+  }
+#endif
+  memcpy(p, &v, 8);
+}
+inline void StreamFence() {
+#if defined(__x86_64__)
+  _mm_sfence();
+#endif
+}
+
+// Each field is stored straight into `b` (a header assembled on the stack and copied over as one block made the
+// CPU stall on every packet: a wide load of several narrow stores cannot be forwarded), then the data in words.
+template <bool kStreaming = false>
 inline void WriteEpb(uint8_t* b, const pcap_pkthdr* h, const u_char* bytes, bool nano) {
   const uint32_t caplen = h->caplen;
-  const uint32_t padded = (caplen + 3u) & ~3u;
-  const uint32_t blockLen = static_cast<uint32_t>(kEpbOverhead) + padded;
+  const uint32_t blockLen = EpbLength(caplen);
   const uint64_t ns = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull +
                       static_cast<uint64_t>(h->ts.tv_usec) * (nano ? 1ull : 1000ull);
-  Put32(b, kEpbType);
-  Put32(b + 4, blockLen);
-  Put32(b + 8, 0);
-  Put32(b + 12, static_cast<uint32_t>(ns >> 32));
-  Put32(b + 16, static_cast<uint32_t>(ns & 0xffffffffu));
-  Put32(b + 20, caplen);
-  Put32(b + 24, h->len);
-  if (padded != caplen) Put32(b + 24 + padded, 0);  // the padding's word, before the data overwrites its start
-  memcpy(b + 28, bytes, caplen);
-  Put32(b + 28 + padded, blockLen);
+  Store32<kStreaming>(b, kEpbType);
+  Store32<kStreaming>(b + 4, blockLen);
+  Store32<kStreaming>(b + 8, 0);
+  Store32<kStreaming>(b + 12, static_cast<uint32_t>(ns >> 32));
+  Store32<kStreaming>(b + 16, static_cast<uint32_t>(ns & 0xffffffffu));
+  Store32<kStreaming>(b + 20, caplen);
+  Store32<kStreaming>(b + 24, h->len);
+  if (!kStreaming) {
+    const uint32_t padded = (caplen + 3u) & ~3u;
+    if (padded != caplen) Store32<false>(b + 28 + padded - 4, 0);  // the padding's word, before the data fills its start
+    memcpy(b + 28, bytes, caplen);
+    Store32<false>(b + 28 + padded, blockLen);
+    return;
+  }
+  // Streaming: 8-byte words where aligned; the last word is completed with zeros, the block's padding.
+  uint8_t* d = b + 28;
+  const u_char* src = bytes;
+  uint32_t left = caplen;
+  if ((reinterpret_cast<uintptr_t>(d) & 7u) != 0 && left >= 4) {
+    uint32_t v;
+    memcpy(&v, src, 4);
+    Store32<kStreaming>(d, v);
+    d += 4, src += 4, left -= 4;
+  }
+  for (; left >= 8; d += 8, src += 8, left -= 8) {
+    uint64_t v;
+    memcpy(&v, src, 8);
+    Store64<kStreaming>(d, v);
+  }
+  if (left >= 4) {
+    uint32_t v;
+    memcpy(&v, src, 4);
+    Store32<kStreaming>(d, v);
+    d += 4, src += 4, left -= 4;
+  }
+  if (left > 0) {
+    uint32_t v = 0;
+    memcpy(&v, src, left);
+    Store32<kStreaming>(d, v);
+    d += 4;
+  }
+  Store32<kStreaming>(d, blockLen);
 }
 
 }  // namespace pcapcf
