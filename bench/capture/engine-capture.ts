@@ -5,8 +5,8 @@
  * process (LiveCapture); `isolated` in a worker process (IsolatedCapture, as the agent does), whose CPU time is
  * added once it has exited.
  * GC_PACING_BYTES: the consumer tells a GcPacer of every allocated batch, as the agent's sessions do (0 = off).
- * BATCH_POOL: LiveCapture's reusable batch buffers (0 = off); the consumer releases each batch once written, so
- * pooled batches allocate nothing and are not counted by the pacer. The worker-process engine ignores it.
+ * BATCH_POOL: the engine's reusable batch buffers (`batchPool`, 0 = off); the consumer releases each batch once
+ * written, so pooled batches allocate nothing and are not counted by the pacer.
  * Usage: engine-capture.ts NETNS_PATH DEVICE FILTER OUT IMMEDIATE(0|1) BUFFER_BYTES [MODE] [GC_PACING_BYTES] [BATCH_POOL]
  */
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';

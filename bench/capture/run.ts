@@ -38,9 +38,9 @@ const seconds = Number(argOf('--seconds', '3'));
 /** GcPacer budget of the engine's process, as the agent's capture.gc_pacing_bytes (default the same 1 MiB; 0 = off). */
 const gcPacingBytes = argOf('--gc-pacing-bytes', String(1 << 20));
 /**
- * The in-process engine's reusable batch buffers (`batchPool`; 0 = a fresh buffer per batch). Its consumer writes
- * each batch synchronously and releases it, as a capture-to-file would. With a pool, the bench also runs the
- * engine without one ('engine (no pool)').
+ * The engine's reusable batch buffers (`batchPool`; 0 = a fresh buffer per batch). Its consumer writes each batch
+ * synchronously and releases it, as a capture-to-file would. With a pool, the bench also runs both engines without
+ * one ('engine (no pool)', 'engine (isolated, no pool)': the agent's case, whose batches travel on).
  */
 const batchPool = argOf('--batch-pool', '4');
 /** Leaves out the immediate-mode runs (the slowest; not the agent's default). */
@@ -180,7 +180,9 @@ async function runEngine(
   };
   return {
     tool: isolated
-      ? 'engine (isolated)'
+      ? pool === '0'
+        ? 'engine (isolated, no pool)'
+        : 'engine (isolated)'
       : immediate
         ? 'engine (immediate)'
         : pool === '0'
@@ -197,6 +199,7 @@ async function runEngine(
   };
 }
 
+const TOOL_WIDTH = 'engine (isolated, no pool)'.length;
 const zeroDrop = (r: RunResult): boolean => r.dropped === 0 && r.captured === r.sent;
 
 async function main(): Promise<void> {
@@ -212,7 +215,7 @@ async function main(): Promise<void> {
       `bench/capture: ${PAYLOAD + 42}-byte frames, ${seconds} s per run, kernel buffer ${bufferBytes / 1024} KiB each`,
     );
     console.log(
-      'tool                 target/s   sent/s   captured    dropped  zero-drop  cpu µs/pkt  max loop delay  pkts/batch',
+      `${'tool'.padEnd(TOOL_WIDTH)}  target/s   sent/s   captured    dropped  zero-drop  cpu µs/pkt  max loop delay  pkts/batch`,
     );
     const idle = await runEngine(net, 0, false, true);
     console.log(
@@ -226,11 +229,12 @@ async function main(): Promise<void> {
         // the same engine with a fresh buffer per batch, as for a consumer that keeps its batches (the agent's)
         ...(batchPool !== '0' ? [() => runEngine(net, rate, false, false, false, '0')] : []),
         () => runEngine(net, rate, false, false, true),
+        ...(batchPool !== '0' ? [() => runEngine(net, rate, false, false, true, '0')] : []),
       ]) {
         const r = await run();
         results.push(r);
         console.log(
-          `${r.tool.padEnd(19)} ${(r.rate === 0 ? 'unpaced' : String(r.rate)).padStart(9)} ${r.sentPps.toFixed(0).padStart(8)} ${String(r.captured).padStart(10)} ${String(r.dropped).padStart(10)}  ${(zeroDrop(r) ? 'yes' : 'no').padStart(9)}  ${r.cpuUsPerPacket.toFixed(3).padStart(10)}  ${r.maxLoopDelayMs === undefined ? '' : (r.maxLoopDelayMs.toFixed(1) + ' ms').padStart(14)}${r.packetsPerBatch === undefined ? '' : r.packetsPerBatch.toFixed(0).padStart(12)}`,
+          `${r.tool.padEnd(TOOL_WIDTH)} ${(r.rate === 0 ? 'unpaced' : String(r.rate)).padStart(9)} ${r.sentPps.toFixed(0).padStart(8)} ${String(r.captured).padStart(10)} ${String(r.dropped).padStart(10)}  ${(zeroDrop(r) ? 'yes' : 'no').padStart(9)}  ${r.cpuUsPerPacket.toFixed(3).padStart(10)}  ${r.maxLoopDelayMs === undefined ? '' : (r.maxLoopDelayMs.toFixed(1) + ' ms').padStart(14)}${r.packetsPerBatch === undefined ? '' : r.packetsPerBatch.toFixed(0).padStart(12)}`,
         );
       }
     }
@@ -247,15 +251,16 @@ async function main(): Promise<void> {
     'engine (buffered)',
     'engine (no pool)',
     'engine (isolated)',
+    'engine (isolated, no pool)',
   ]) {
     const b = best(tool);
     if (!b) {
-      console.log(`${tool.padEnd(19)} no zero-drop run`);
+      console.log(`${tool.padEnd(TOOL_WIDTH)} no zero-drop run`);
       continue;
     }
     const sameRateRef = results.find((r) => r.tool === 'tcpdump -w' && r.rate === b.rate);
     console.log(
-      `${tool.padEnd(19)} ${b.sentPps.toFixed(0).padStart(8)} pkt/s` +
+      `${tool.padEnd(TOOL_WIDTH)} ${b.sentPps.toFixed(0).padStart(8)} pkt/s` +
         (ref ? `  ratio ${(b.sentPps / ref.sentPps).toFixed(2)}× tcpdump` : '') +
         `  cpu ${b.cpuUsPerPacket.toFixed(3)} µs/pkt` +
         (sameRateRef

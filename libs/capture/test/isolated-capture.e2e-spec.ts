@@ -15,6 +15,7 @@ import {
   IsolatedCapture,
   NamespaceNotFoundError,
   packetsOf,
+  type LiveCaptureOptions,
   type PacketBatch,
 } from '@pcap/capture';
 import { TestNetwork, ip, sendUdp } from '../../../test/support/test-network';
@@ -58,7 +59,10 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
 
   async function open(
     filter: string,
-    extra: { timeoutMs?: number; highWaterMark?: number; immediate?: boolean } = {},
+    extra: Pick<
+      LiveCaptureOptions,
+      'timeoutMs' | 'highWaterMark' | 'immediate' | 'snaplen' | 'maxBatchBytes' | 'batchPool'
+    > = {},
   ) {
     const c = await IsolatedCapture.open({ device: net.b.device, netns: net.b.netnsPath, filter, ...extra });
     opened.push(c);
@@ -102,6 +106,52 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
     await sendUdp(net, net.a, net.b, { port: 7109, count: 1500, size: 200, gapUs: 0 });
     for (let waited = 0; got.packets < 1500 && waited < 3000; waited += 50) await delay(50);
     expect(got.packets).toBe(1500); // without stop(): the held batch went out on its own
+  });
+
+  it('with a batch pool, copies each batch into a released buffer, never into one its consumer holds', async () => {
+    const maxBatchBytes = 64 * 1024;
+    const capture = await open('udp dst port 7110', { snaplen: 256, maxBatchBytes, batchPool: 2 });
+    const seqs: number[] = [];
+    const memories = new Set<ArrayBufferLike>();
+    const sharedMemory: number[] = [];
+    const kept: PacketBatch[] = [];
+    let held: PacketBatch | undefined;
+    let batches = 0;
+    let pooled = 0;
+    let largest = 0;
+    capture.on('data', (batch: PacketBatch) => {
+      batches++;
+      largest = Math.max(largest, batch.data.length);
+      // the sequence number traffic.js writes at the start of each UDP payload
+      for (const p of packetsOf(batch)) seqs.push(p.data.readUInt32BE(42));
+      for (const other of held ? [held, ...kept] : kept) {
+        if (other.release && batch.release && other.data.buffer === batch.data.buffer)
+          sharedMemory.push(batches);
+      }
+      if (batch.release) {
+        pooled++;
+        memories.add(batch.data.buffer);
+      }
+      // the previous batch is released (twice) only now; every fifth is kept for good and leaves the pool
+      held?.release?.();
+      held?.release?.();
+      held = undefined;
+      if (batches % 5 === 0) kept.push(batch);
+      else held = batch;
+    });
+    await sendUdp(net, net.a, net.b, { port: 7110, count: 3000, size: 200, gapUs: 0 });
+    const stats = await capture.stop();
+    expect(seqs).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    expect(stats.dropped).toBe(0);
+    expect(sharedMemory).toEqual([]);
+    expect(largest).toBeLessThanOrEqual(maxBatchBytes + 32 + 256); // a full batch plus the packet that ended it
+    expect(pooled).toBeGreaterThan(2); // 3000 × 276-byte blocks need at least 13 batches
+    expect(memories.size).toBeLessThanOrEqual(2); // pooled batches only ever used the two buffers
+    // what was kept is intact: its packets are still the ones delivered, in order
+    const keptSeqs = kept.flatMap((b) => [...packetsOf(b)].map((p) => p.data.readUInt32BE(42)));
+    expect(keptSeqs.length).toBeGreaterThan(0);
+    expect(keptSeqs).toEqual([...keptSeqs].sort((a, b) => a - b));
+    expect(new Set(keptSeqs).size).toBe(keptSeqs.length);
   });
 
   it('a crashing worker ends its own capture with an error; another capture and this process go on', async () => {

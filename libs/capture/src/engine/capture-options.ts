@@ -45,7 +45,7 @@ export interface LiveCaptureOptions {
    * Reusable batch buffers (0..64, each maxBatchBytes plus one packet), for a consumer that calls each batch's
    * `release()` once it is done with it: the engine then writes batches straight into these buffers instead of
    * allocating and copying one per batch. Batches arriving while every buffer is out are allocated as usual.
-   * Default 0 (off). Only the in-process engine (LiveCapture) pools; the worker-process engine ignores it.
+   * Default 0 (off). LiveCapture writes batches into them; IsolatedCapture copies the worker's batches into them.
    */
   batchPool?: number;
 }

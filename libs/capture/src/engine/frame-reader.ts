@@ -13,13 +13,18 @@ export type WorkerExit = Pick<EventEmitter, 'once'>;
 
 /**
  * Reads the worker's channel and splits it into frames (type and length, then the payload). Each read lands in one
- * reused buffer; a frame's payload is copied out of it once, into a Buffer of its own size. While paused, no
- * frame is delivered and the channel is not read (the worker blocks once the socket is full); the frames of the
- * read that was under way wait here. The close is reported when the worker has exited and its channel has ended,
- * after every frame was delivered.
+ * reused buffer; a frame's payload is copied out of it once, into a Buffer of its own size or the memory `allocate`
+ * gives. While paused, no frame is delivered and the channel is not read (the worker blocks once the socket is
+ * full); the frames of the read that was under way wait here. The close is reported when the worker has exited and
+ * its channel has ended, after every frame was delivered.
  */
 export class FrameReader {
   onFrame: (type: number, payload: Buffer) => void = () => undefined;
+  /**
+   * Memory for a frame's payload of `length` bytes: a Buffer of at least that size (the payload handed to
+   * onFrame is its first `length` bytes). By default a new Buffer of exactly that size.
+   */
+  allocate: (type: number, length: number) => Buffer = (_type, length) => Buffer.allocUnsafe(length);
   onClose: (code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
   onBroken: (why: string) => void = () => undefined;
 
@@ -28,6 +33,7 @@ export class FrameReader {
   private headerFill = 0;
   private frameType = 0;
   private payload: Buffer | undefined;
+  private payloadLength = 0;
   private payloadFill = 0;
   private readonly waiting: [number, Buffer][] = [];
   private paused = false;
@@ -105,14 +111,16 @@ export class FrameReader {
           this.onBroken(`a frame of ${length} bytes (at most ${MAX_FRAME_BYTES})`);
           return;
         }
-        this.payload = Buffer.allocUnsafe(length);
+        const memory = this.allocate(this.frameType, length);
+        this.payload = memory.length === length ? memory : memory.subarray(0, length);
+        this.payloadLength = length;
         this.payloadFill = 0;
       }
-      const take = Math.min(this.payload.length - this.payloadFill, n - at);
+      const take = Math.min(this.payloadLength - this.payloadFill, n - at);
       data.copy(this.payload, this.payloadFill, at, at + take);
       this.payloadFill += take;
       at += take;
-      if (this.payloadFill === this.payload.length) {
+      if (this.payloadFill === this.payloadLength) {
         const payload = this.payload;
         this.payload = undefined;
         if (this.paused || this.waiting.length > 0) this.waiting.push([this.frameType, payload]);

@@ -4,7 +4,7 @@ import { Readable, type Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { CaptureFailedError } from '../errors';
-import type { PacketBatch } from '../packet-batch';
+import { EPB_OVERHEAD, type PacketBatch } from '../packet-batch';
 import {
   resolveCaptureOptions,
   type LiveCaptureOptions,
@@ -43,6 +43,10 @@ interface Opened {
  * then blocks and stops reading the kernel, whose ring fills and drops (counted in `stats().dropped`). Memory in
  * this process stays bounded by `highWaterMark × maxBatchBytes` plus one read of the channel.
  *
+ * With `batchPool` > 0, batches come with `release()`, as from LiveCapture: each frame from the worker is copied
+ * into one of a few reused buffers instead of a new one, so a consumer that releases its batches allocates nothing
+ * per batch (and leaves the garbage collector nothing to do).
+ *
  * Lifetime: `stop()` ends gracefully (the worker delivers what the kernel holds, then its final statistics);
  * `destroy()` kills the worker at once. If this process dies, the worker dies with it (parent-death signal and
  * end of its stdin).
@@ -61,6 +65,10 @@ export class IsolatedCapture extends Readable implements PacketSource {
   private stopping: Promise<CaptureStats> | undefined;
   private resolveStopped: ((stats: CaptureStats) => void) | undefined;
   private failing = false;
+  /** batchPool: the buffers not lent out, and every pool buffer by its memory (to recognise a pooled frame). */
+  private readonly freeSlots: Buffer[] = [];
+  private readonly slots = new Map<ArrayBufferLike, Buffer>();
+  private readonly slotBytes: number;
 
   private constructor(
     readonly options: ResolvedCaptureOptions,
@@ -76,6 +84,17 @@ export class IsolatedCapture extends Readable implements PacketSource {
     this.warning = opened.warning;
     this.startedAtNs = BigInt(Date.now()) * 1_000_000n;
     this.pid = worker.pid ?? 0;
+    // A BATCH frame is its packet count and the EPBs of a batch: at most maxBatchBytes plus the packet that ended it.
+    this.slotBytes = 4 + options.maxBatchBytes + EPB_OVERHEAD + Math.ceil(opened.snaplen / 4) * 4;
+    for (let i = 0; i < options.batchPool; i++) {
+      const slot = Buffer.allocUnsafeSlow(this.slotBytes);
+      this.slots.set(slot.buffer, slot);
+      this.freeSlots.push(slot);
+    }
+    frames.allocate = (type, length) =>
+      type === Frame.Batch && length <= this.slotBytes && this.freeSlots.length > 0
+        ? this.freeSlots.pop()!
+        : Buffer.allocUnsafe(length);
     frames.onFrame = (type, payload) => this.onFrame(type, payload);
     frames.onClose = () => this.onWorkerGone();
     frames.onBroken = (why) => {
@@ -195,8 +214,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
     switch (type) {
       case Frame.Batch: {
         if (this.destroyed) return;
-        const batch: PacketBatch = { count: payload.readUInt32LE(0), data: payload.subarray(4) };
-        if (!this.push(batch)) this.frames.pause();
+        if (!this.push(this.toBatch(payload))) this.frames.pause();
         return;
       }
       case Frame.Stats:
@@ -218,6 +236,23 @@ export class IsolatedCapture extends Readable implements PacketSource {
       default:
         void this.failAfterDrain(`capture worker sent an unknown frame type ${type}`);
     }
+  }
+
+  private toBatch(payload: Buffer): PacketBatch {
+    const count = payload.readUInt32LE(0);
+    const data = payload.subarray(4);
+    const slot = this.slots.get(payload.buffer);
+    if (slot === undefined) return { count, data };
+    let released = false;
+    return {
+      count,
+      data,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.freeSlots.push(slot);
+      },
+    };
   }
 
   private onWorkerGone(): void {
