@@ -7,7 +7,9 @@
  * GC_PACING_BYTES: the consumer tells a GcPacer of every allocated batch, as the agent's sessions do (0 = off).
  * BATCH_POOL: the engine's reusable batch buffers (`batchPool`, 0 = off); the consumer releases each batch once
  * written, so pooled batches allocate nothing and are not counted by the pacer.
+ * CONSUMER `callback` takes the batches through the `onBatch` option, `stream` (default) as 'data' events.
  * Usage: engine-capture.ts NETNS_PATH DEVICE FILTER OUT IMMEDIATE(0|1) BUFFER_BYTES [MODE] [GC_PACING_BYTES] [BATCH_POOL]
+ *        [CONSUMER]
  */
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -15,7 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { GcPacer, IsolatedCapture, LiveCapture, type PacketBatch, type PacketSource } from '@pcap/capture';
 
-const [netns, device, filter, out, immediate, bufferSize, mode, gcPacingBytes, batchPool] =
+const [netns, device, filter, out, immediate, bufferSize, mode, gcPacingBytes, batchPool, consumer] =
   process.argv.slice(2);
 const ticksPerSecond = 100; // Linux USER_HZ
 
@@ -29,6 +31,12 @@ function childrenCpuUs(): number {
 async function main(): Promise<void> {
   const fd = openSync(out ?? '/dev/null', 'w');
   const loop = monitorEventLoopDelay({ resolution: 10 });
+  const pacer = new GcPacer(Number(gcPacingBytes ?? 0));
+  const write = (batch: PacketBatch): void => {
+    writeSync(fd, batch.data);
+    if (batch.release) batch.release();
+    else pacer.account(batch.data.length);
+  };
   const options = {
     device: device ?? 'eth0',
     netns,
@@ -36,15 +44,11 @@ async function main(): Promise<void> {
     immediate: immediate === '1',
     bufferSize: Number(bufferSize ?? 0),
     batchPool: Number(batchPool ?? 0),
+    onBatch: consumer === 'callback' ? write : undefined,
   };
   const capture: PacketSource =
     mode === 'isolated' ? await IsolatedCapture.open(options) : LiveCapture.open(options);
-  const pacer = new GcPacer(Number(gcPacingBytes ?? 0));
-  capture.on('data', (batch: PacketBatch) => {
-    writeSync(fd, batch.data);
-    if (batch.release) batch.release();
-    else pacer.account(batch.data.length);
-  });
+  if (consumer !== 'callback') capture.on('data', write);
   const cpuStart = process.cpuUsage();
   const childrenStart = childrenCpuUs();
   loop.enable();

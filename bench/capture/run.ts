@@ -39,8 +39,9 @@ const seconds = Number(argOf('--seconds', '3'));
 const gcPacingBytes = argOf('--gc-pacing-bytes', String(1 << 20));
 /**
  * The engine's reusable batch buffers (`batchPool`; 0 = a fresh buffer per batch). Its consumer writes each batch
- * synchronously and releases it, as a capture-to-file would. With a pool, the bench also runs both engines without
- * one ('engine (no pool)', 'engine (isolated, no pool)': the agent's case, whose batches travel on).
+ * synchronously and releases it, as a capture-to-file would, taking the batches through the `onBatch` option.
+ * The bench also runs the engine read through its stream ('engine (stream)'), without a pool ('engine (no pool)',
+ * 'engine (isolated, no pool)': the agent's case, whose batches travel on) and in a worker process.
  */
 const batchPool = argOf('--batch-pool', '4');
 /** Leaves out the immediate-mode runs (the slowest; not the agent's default). */
@@ -131,14 +132,21 @@ async function runTcpdump(net: TestNetwork, rate: number): Promise<RunResult> {
   };
 }
 
-async function runEngine(
-  net: TestNetwork,
-  rate: number,
-  immediate: boolean,
-  idle = false,
-  isolated = false,
-  pool = batchPool,
-): Promise<RunResult> {
+interface EngineRun {
+  tool: string;
+  immediate?: boolean;
+  /** No traffic: the engine's own CPU per second (then reported in cpuUsPerPacket, as ms/s). */
+  idle?: boolean;
+  /** IsolatedCapture (a worker process, as the agent captures) instead of LiveCapture. */
+  isolated?: boolean;
+  /** batchPool; default the --batch-pool value. */
+  pool?: string;
+  /** How the consumer takes batches: the onBatch option (default) or 'data' events. */
+  consumer?: 'callback' | 'stream';
+}
+
+async function runEngine(net: TestNetwork, rate: number, run: EngineRun): Promise<RunResult> {
+  const { immediate = false, idle = false, isolated = false, pool = batchPool, consumer = 'callback' } = run;
   const child = spawn(
     process.execPath,
     [
@@ -155,6 +163,7 @@ async function runEngine(
       isolated ? 'isolated' : 'live',
       gcPacingBytes,
       pool,
+      consumer,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, env: { ...process.env, TS_NODE_BASEURL: jsDir } },
   );
@@ -179,15 +188,7 @@ async function runEngine(
     maxLoopDelayMs: number;
   };
   return {
-    tool: isolated
-      ? pool === '0'
-        ? 'engine (isolated, no pool)'
-        : 'engine (isolated)'
-      : immediate
-        ? 'engine (immediate)'
-        : pool === '0'
-          ? 'engine (no pool)'
-          : 'engine (buffered)',
+    tool: run.tool,
     rate,
     sentPps: g.pps,
     sent: g.sent,
@@ -217,19 +218,30 @@ async function main(): Promise<void> {
     console.log(
       `${'tool'.padEnd(TOOL_WIDTH)}  target/s   sent/s   captured    dropped  zero-drop  cpu µs/pkt  max loop delay  pkts/batch`,
     );
-    const idle = await runEngine(net, 0, false, true);
+    const idle = await runEngine(net, 0, { tool: 'engine (idle)', idle: true });
     console.log(
       `engine idle baseline: ${idle.cpuUsPerPacket.toFixed(1)} ms CPU per second with no traffic (included below)`,
     );
     for (const rate of rates) {
       for (const run of [
         () => runTcpdump(net, rate),
-        ...(skipImmediate ? [] : [() => runEngine(net, rate, true)]),
-        () => runEngine(net, rate, false),
-        // the same engine with a fresh buffer per batch, as for a consumer that keeps its batches (the agent's)
-        ...(batchPool !== '0' ? [() => runEngine(net, rate, false, false, false, '0')] : []),
-        () => runEngine(net, rate, false, false, true),
-        ...(batchPool !== '0' ? [() => runEngine(net, rate, false, false, true, '0')] : []),
+        ...(skipImmediate
+          ? []
+          : [() => runEngine(net, rate, { tool: 'engine (immediate)', immediate: true })]),
+        () => runEngine(net, rate, { tool: 'engine (buffered)' }),
+        // the same engine read through its stream's 'data' events
+        () => runEngine(net, rate, { tool: 'engine (stream)', consumer: 'stream' }),
+        // ... with a fresh buffer per batch, as for a consumer that keeps its batches
+        () => runEngine(net, rate, { tool: 'engine (no pool)', pool: '0', consumer: 'stream' }),
+        () => runEngine(net, rate, { tool: 'engine (isolated)', isolated: true }),
+        // the agent's way: a worker process, 'data' events, batches kept (they travel on)
+        () =>
+          runEngine(net, rate, {
+            tool: 'engine (isolated, no pool)',
+            isolated: true,
+            pool: '0',
+            consumer: 'stream',
+          }),
       ]) {
         const r = await run();
         results.push(r);
@@ -249,6 +261,7 @@ async function main(): Promise<void> {
     'tcpdump -w',
     'engine (immediate)',
     'engine (buffered)',
+    'engine (stream)',
     'engine (no pool)',
     'engine (isolated)',
     'engine (isolated, no pool)',

@@ -61,7 +61,7 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
     filter: string,
     extra: Pick<
       LiveCaptureOptions,
-      'timeoutMs' | 'highWaterMark' | 'immediate' | 'snaplen' | 'maxBatchBytes' | 'batchPool'
+      'timeoutMs' | 'highWaterMark' | 'immediate' | 'snaplen' | 'maxBatchBytes' | 'batchPool' | 'onBatch'
     > = {},
   ) {
     const c = await IsolatedCapture.open({ device: net.b.device, netns: net.b.netnsPath, filter, ...extra });
@@ -152,6 +152,36 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
     expect(keptSeqs.length).toBeGreaterThan(0);
     expect(keptSeqs).toEqual([...keptSeqs].sort((a, b) => a - b));
     expect(new Set(keptSeqs).size).toBe(keptSeqs.length);
+  });
+
+  it('with onBatch, hands every batch to the callback, which can hold the worker off until resume()', async () => {
+    const seqs: number[] = [];
+    let calls = 0;
+    let holdOff = true;
+    const capture = await open('udp dst port 7111', {
+      maxBatchBytes: 64 * 1024,
+      batchPool: 2,
+      onBatch: (batch) => {
+        calls++;
+        for (const p of packetsOf(batch)) seqs.push(p.data.readUInt32BE(42));
+        batch.release?.();
+        return !holdOff;
+      },
+    });
+    let dataEvents = 0;
+    capture.on('data', () => dataEvents++);
+    await sendUdp(net, net.a, net.b, { port: 7111, count: 3000, size: 200, gapUs: 0 });
+    await delay(300);
+    expect(calls).toBe(1); // the rest waits in the worker's channel
+    holdOff = false;
+    capture.resume();
+    const ended = once(capture, 'end');
+    const stats = await capture.stop();
+    await ended;
+    expect(seqs).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    expect(dataEvents).toBe(0);
+    expect(stats.delivered).toBe(3000);
+    expect(stats.dropped).toBe(0);
   });
 
   it('a crashing worker ends its own capture with an error; another capture and this process go on', async () => {

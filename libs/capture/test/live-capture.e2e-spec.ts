@@ -404,6 +404,62 @@ describe('LiveCapture in a network namespace (real kernel, compared with tcpdump
     });
   });
 
+  describe('with onBatch', () => {
+    const seqOf = (p: PacketView): number => p.data.readUInt32BE(42);
+
+    it('hands every batch to the callback instead of data events, and still ends after stop()', async () => {
+      const seqs: number[] = [];
+      let pooled = 0;
+      const capture = openUdp(7014, {
+        batchPool: 2,
+        onBatch: (batch) => {
+          for (const p of packetsOf(batch)) seqs.push(seqOf(p));
+          if (batch.release) pooled++;
+          batch.release?.();
+        },
+      });
+      let dataEvents = 0;
+      capture.on('data', () => dataEvents++);
+      await sendUdp(net, net.a, net.b, { port: 7014, count: 3000, size: 200, gapUs: 0 });
+      const ended = once(capture, 'end');
+      const stats = await capture.stop();
+      await ended;
+      expect(seqs).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+      expect(dataEvents).toBe(0);
+      expect(pooled).toBeGreaterThan(0);
+      expect(stats.delivered).toBe(3000);
+    });
+
+    it('stops reading the kernel while the callback has returned false, until resume()', async () => {
+      let delivered = 0;
+      let calls = 0;
+      let holdOff = true;
+      const capture = openUdp(7015, {
+        bufferSize: 256 * 1024,
+        maxBatchBytes: 64 * 1024,
+        onBatch: (batch) => {
+          calls++;
+          delivered += batch.count;
+          return !holdOff;
+        },
+      });
+      // 4000 × 276-byte blocks: over 1 MiB, four times the kernel ring
+      await sendUdp(net, net.a, net.b, { port: 7015, count: 4000, size: 200, gapUs: 0 });
+      await delay(300);
+      expect(calls).toBe(1); // nothing after the batch that said stop
+      expect(capture.stats().dropped).toBeGreaterThan(0);
+      holdOff = false;
+      capture.resume();
+      await delay(300);
+      expect(calls).toBeGreaterThan(1);
+      const ended = once(capture, 'end');
+      const end = await capture.stop();
+      await ended;
+      expect(end.delivered).toBe(delivered);
+      expect(end.delivered + end.dropped).toBe(4000);
+    });
+  });
+
   describe('in buffered mode under load', () => {
     it('gathers several full kernel blocks into one batch, up to maxBatchBytes', async () => {
       // a long block timeout: every block reaches us full (256 KiB, ~900 of these packets)

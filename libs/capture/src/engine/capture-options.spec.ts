@@ -43,6 +43,7 @@ describe('capture options', () => {
     [{ device: 'lo', bufferSize: -1 }, 'bufferSize must be an integer'],
     [{ device: 'lo', highWaterMark: 0 }, 'highWaterMark must be an integer from 1 to 4096'],
     [{ device: 'lo', batchPool: 65 }, 'batchPool must be an integer from 0 to 64, got 65'],
+    [{ device: 'lo', onBatch: 'write' as unknown as () => void }, 'onBatch must be a function'],
   ])('refuses %j with a specific message', (options, message) => {
     expect(() => resolveCaptureOptions(options)).toThrow(InvalidCaptureOptionError);
     expect(() => resolveCaptureOptions(options)).toThrow(message);

@@ -1,4 +1,5 @@
 import { InvalidCaptureOptionError } from '../errors';
+import type { PacketBatch } from '../packet-batch';
 
 export const SNAPLEN_MIN = 1;
 export const SNAPLEN_MAX = 262144;
@@ -48,10 +49,18 @@ export interface LiveCaptureOptions {
    * Default 0 (off). LiveCapture writes batches into them; IsolatedCapture copies the worker's batches into them.
    */
   batchPool?: number;
+  /**
+   * Receives each batch directly instead of the stream's 'data' events, as net.Socket's `onread` does for bytes:
+   * no stream buffering and none of the stream's work per batch (measured: about 15% of the engine's CPU at 300k
+   * packets/s, docs/capture-engine.md). The callback takes the batch synchronously (writes, copies or queues it);
+   * returning `false` stops reading the kernel until `resume()` is called. The stream still ends ('end') after
+   * `stop()` and fails ('error') as usual; it is in flowing mode from the start.
+   */
+  onBatch?: (batch: PacketBatch) => boolean | void;
 }
 
-export type ResolvedCaptureOptions = Required<Omit<LiveCaptureOptions, 'netns' | 'filter'>> &
-  Pick<LiveCaptureOptions, 'netns' | 'filter'>;
+export type ResolvedCaptureOptions = Required<Omit<LiveCaptureOptions, 'netns' | 'filter' | 'onBatch'>> &
+  Pick<LiveCaptureOptions, 'netns' | 'filter' | 'onBatch'>;
 
 /** Why a device name is invalid, or undefined when it is fine (the rules of Linux interface names). */
 export function deviceNameProblem(device: string): string | undefined {
@@ -94,6 +103,7 @@ export function resolveCaptureOptions(options: LiveCaptureOptions): ResolvedCapt
     maxBatchBytes: options.maxBatchBytes ?? 1 << 20,
     highWaterMark: options.highWaterMark ?? 16,
     batchPool: options.batchPool ?? 0,
+    onBatch: options.onBatch,
   };
   const problems: string[] = [];
   const dev = deviceNameProblem(resolved.device);
@@ -109,6 +119,9 @@ export function resolveCaptureOptions(options: LiveCaptureOptions): ResolvedCapt
   intInRange('maxBatchBytes', resolved.maxBatchBytes, 64 * 1024, 64 << 20, problems);
   intInRange('highWaterMark', resolved.highWaterMark, 1, 4096, problems);
   intInRange('batchPool', resolved.batchPool, 0, 64, problems);
+  if (resolved.onBatch !== undefined && typeof resolved.onBatch !== 'function') {
+    problems.push('onBatch must be a function');
+  }
   if (problems.length > 0) throw new InvalidCaptureOptionError(problems.join('; '));
   if (resolved.immediate && resolved.bufferSize === 0)
     resolved.bufferSize = immediateBufferSize(resolved.snaplen);

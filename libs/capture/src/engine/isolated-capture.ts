@@ -45,7 +45,8 @@ interface Opened {
  *
  * With `batchPool` > 0, batches come with `release()`, as from LiveCapture: each frame from the worker is copied
  * into one of a few reused buffers instead of a new one, so a consumer that releases its batches allocates nothing
- * per batch (and leaves the garbage collector nothing to do).
+ * per batch (and leaves the garbage collector nothing to do). With `onBatch`, batches go to that callback instead
+ * of 'data' events (see LiveCaptureOptions).
  *
  * Lifetime: `stop()` ends gracefully (the worker delivers what the kernel holds, then its final statistics);
  * `destroy()` kills the worker at once. If this process dies, the worker dies with it (parent-death signal and
@@ -65,6 +66,8 @@ export class IsolatedCapture extends Readable implements PacketSource {
   private stopping: Promise<CaptureStats> | undefined;
   private resolveStopped: ((stats: CaptureStats) => void) | undefined;
   private failing = false;
+  /** onBatch returned false: the channel is not read until resume(). */
+  private batchesPaused = false;
   /** batchPool: the buffers not lent out, and every pool buffer by its memory (to recognise a pooled frame). */
   private readonly freeSlots: Buffer[] = [];
   private readonly slots = new Map<ArrayBufferLike, Buffer>();
@@ -102,6 +105,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
       void this.failAfterDrain(`capture worker on ${this.options.device} broke its channel: ${why}`);
     };
     frames.resume();
+    if (options.onBatch) this.resume(); // nothing is pushed but the end: flowing, so that 'end' is emitted
   }
 
   /**
@@ -199,7 +203,16 @@ export class IsolatedCapture extends Readable implements PacketSource {
   }
 
   override _read(): void {
-    this.frames.resume();
+    if (!this.batchesPaused) this.frames.resume();
+  }
+
+  /** Also resumes reading after `onBatch` returned false. */
+  override resume(): this {
+    if (this.batchesPaused) {
+      this.batchesPaused = false;
+      this.frames.resume();
+    }
+    return super.resume();
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -214,7 +227,14 @@ export class IsolatedCapture extends Readable implements PacketSource {
     switch (type) {
       case Frame.Batch: {
         if (this.destroyed) return;
-        if (!this.push(this.toBatch(payload))) this.frames.pause();
+        const batch = this.toBatch(payload);
+        const { onBatch } = this.options;
+        if (onBatch === undefined) {
+          if (!this.push(batch)) this.frames.pause();
+        } else if (onBatch(batch) === false && !this.stopping) {
+          this.batchesPaused = true;
+          this.frames.pause();
+        }
         return;
       }
       case Frame.Stats:

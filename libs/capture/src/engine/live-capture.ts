@@ -29,6 +29,7 @@ const DRAIN_ON_FAILURE_MS = 5000;
  *
  * With `batchPool` > 0, batches come with `release()`: a consumer that calls it when done with a batch lets the
  * engine write the next ones into the same few buffers, with no allocation and no second copy per batch.
+ * With `onBatch`, batches go to that callback instead of 'data' events (see LiveCaptureOptions).
  */
 export class LiveCapture extends Readable implements PacketSource {
   readonly options: ResolvedCaptureOptions;
@@ -47,6 +48,8 @@ export class LiveCapture extends Readable implements PacketSource {
   private finalStats: CaptureStats | undefined;
   private stopping = false;
   private failing = false;
+  /** onBatch returned false: the kernel is not read until resume(). */
+  private batchesPaused = false;
 
   private constructor(native: NativeLiveCapture, options: ResolvedCaptureOptions) {
     super({ objectMode: true, highWaterMark: options.highWaterMark });
@@ -61,6 +64,7 @@ export class LiveCapture extends Readable implements PacketSource {
     // Each buffer holds a full batch plus the one packet that may end it past maxBatchBytes.
     const slotBytes = options.maxBatchBytes + EPB_OVERHEAD + Math.ceil(native.snaplen / 4) * 4;
     for (let i = 0; i < options.batchPool; i++) native.provide(Buffer.allocUnsafeSlow(slotBytes));
+    if (options.onBatch) this.resume(); // nothing is pushed but the end: flowing, so that 'end' is emitted
   }
 
   /**
@@ -108,7 +112,16 @@ export class LiveCapture extends Readable implements PacketSource {
   }
 
   override _read(): void {
-    if (!this.stopping && !this.finalStats) this.native.resume();
+    if (!this.stopping && !this.finalStats && !this.batchesPaused) this.native.resume();
+  }
+
+  /** Also resumes reading after `onBatch` returned false. */
+  override resume(): this {
+    if (this.batchesPaused) {
+      this.batchesPaused = false;
+      if (!this.stopping && !this.finalStats) this.native.resume();
+    }
+    return super.resume();
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -128,7 +141,20 @@ export class LiveCapture extends Readable implements PacketSource {
       return;
     }
     if (data === null || this.finalStats) return;
-    if (!this.push(this.toBatch({ data, count, pooled, used }))) this.native.pause();
+    const batch = this.toBatch({ data, count, pooled, used });
+    const { onBatch } = this.options;
+    if (onBatch === undefined) {
+      if (!this.push(batch)) this.native.pause();
+    } else if (onBatch(batch) === false && !this.finalStats) {
+      this.batchesPaused = true;
+      this.native.pause();
+    }
+  }
+
+  /** A batch drained at the end: to onBatch (whatever it returns: the capture is ending) or into the stream. */
+  private deliverFinal(batch: PacketBatch): void {
+    if (this.options.onBatch) this.options.onBatch(batch);
+    else this.push(batch);
   }
 
   private toBatch({ data, count, pooled, used }: NativeBatch): PacketBatch {
@@ -158,7 +184,7 @@ export class LiveCapture extends Readable implements PacketSource {
     try {
       for (let batch = this.native.readNow(); batch !== null; batch = this.native.readNow()) {
         if (this.destroyed) return;
-        this.push(this.toBatch(batch));
+        this.deliverFinal(this.toBatch(batch));
       }
     } catch (err) {
       cause = err; // e.g. "The interface disappeared": clearer than the poll error that woke us
@@ -181,7 +207,7 @@ export class LiveCapture extends Readable implements PacketSource {
     try {
       // Bounded: the kernel ring holds at most bufferSize bytes.
       for (let batch = this.native.readNow(); batch !== null; batch = this.native.readNow()) {
-        this.push(this.toBatch(batch));
+        this.deliverFinal(this.toBatch(batch));
       }
     } catch (err) {
       this.closeNative();
