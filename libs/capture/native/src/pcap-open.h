@@ -127,9 +127,10 @@ inline void WriteEpb(uint8_t* b, const pcap_pkthdr* h, const u_char* bytes, bool
     Store32<kStreaming>(d, v);
     d += 4, src += 4, left -= 4;
   }
-  if (left > 0) {
-    uint32_t v = 0;
-    memcpy(&v, src, left);
+  if (left > 0) {  // 1..3 bytes, gathered in a register (a short copy to the stack and a word load from it stalls)
+    uint32_t v = src[0];
+    if (left > 1) v |= static_cast<uint32_t>(src[1]) << 8;
+    if (left > 2) v |= static_cast<uint32_t>(src[2]) << 16;
     Store32<kStreaming>(d, v);
     d += 4;
   }
