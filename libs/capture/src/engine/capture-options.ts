@@ -53,8 +53,9 @@ export interface LiveCaptureOptions {
    * Receives each batch directly instead of the stream's 'data' events, as net.Socket's `onread` does for bytes:
    * no stream buffering and none of the stream's work per batch (measured: about 15% of the engine's CPU at 300k
    * packets/s, docs/capture-engine.md). The callback takes the batch synchronously (writes, copies or queues it);
-   * returning `false` stops reading the kernel until `resume()` is called. The stream still ends ('end') after
-   * `stop()` and fails ('error') as usual; it is in flowing mode from the start.
+   * returning `false` stops reading the kernel until `resume()` is called. It is never called before `open()` has
+   * returned (resolved). The stream still ends ('end') after `stop()` and fails ('error') as usual; it is in
+   * flowing mode from the start.
    */
   onBatch?: (batch: PacketBatch) => boolean | void;
 }

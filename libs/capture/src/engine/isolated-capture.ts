@@ -68,6 +68,8 @@ export class IsolatedCapture extends Readable implements PacketSource {
   private failing = false;
   /** onBatch returned false: the channel is not read until resume(). */
   private batchesPaused = false;
+  /** The channel's frames are delivered (with onBatch, from just after open() has resolved). */
+  private framesStarted = false;
   /** batchPool: the buffers not lent out, and every pool buffer by its memory (to recognise a pooled frame). */
   private readonly freeSlots: Buffer[] = [];
   private readonly slots = new Map<ArrayBufferLike, Buffer>();
@@ -104,8 +106,18 @@ export class IsolatedCapture extends Readable implements PacketSource {
       this.worker.kill('SIGKILL');
       void this.failAfterDrain(`capture worker on ${this.options.device} broke its channel: ${why}`);
     };
-    frames.resume();
-    if (options.onBatch) this.resume(); // nothing is pushed but the end: flowing, so that 'end' is emitted
+    const start = (): void => {
+      this.framesStarted = true;
+      if (!this.batchesPaused) frames.resume();
+    };
+    if (options.onBatch) {
+      // Frames that came with READY wait until open() has resolved: a callback must not run before its caller
+      // has the capture (a stream only buffers them).
+      setImmediate(start);
+      this.resume(); // nothing is pushed but the end: flowing, so that 'end' is emitted
+    } else {
+      start();
+    }
   }
 
   /**
@@ -203,14 +215,14 @@ export class IsolatedCapture extends Readable implements PacketSource {
   }
 
   override _read(): void {
-    if (!this.batchesPaused) this.frames.resume();
+    if (this.framesStarted && !this.batchesPaused) this.frames.resume();
   }
 
   /** Also resumes reading after `onBatch` returned false. */
   override resume(): this {
     if (this.batchesPaused) {
       this.batchesPaused = false;
-      this.frames.resume();
+      if (this.framesStarted) this.frames.resume();
     }
     return super.resume();
   }
