@@ -101,7 +101,7 @@ inline void WriteEpb(uint8_t* b, const pcap_pkthdr* h, const u_char* bytes, bool
   Store32<kStreaming>(b + 24, h->len);
   if (!kStreaming) {
     const uint32_t padded = (caplen + 3u) & ~3u;
-    if (padded != caplen) Store32<false>(b + 28 + padded - 4, 0);  // the padding's word, before the data fills its start
+    if (padded != caplen) Store32<false>(b + 28 + padded - 4, 0);  // the padding word, written before the data
     memcpy(b + 28, bytes, caplen);
     Store32<false>(b + 28 + padded, blockLen);
     return;
