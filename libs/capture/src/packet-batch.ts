@@ -10,9 +10,9 @@ export interface PacketBatch {
   /** Number of EPBs in `data`. */
   readonly count: number;
   /**
-   * Present on a batch written into one of the engine's reusable buffers (LiveCapture's `batchPool`): the
-   * receiver calls it once it no longer needs `data` (e.g. right after a synchronous write), and the engine
-   * writes a later batch into the same memory. After that `data` must not be read. Calling it twice does nothing;
+   * Present on a batch in one of the engine's reusable buffers (`batchPool`, either engine): the receiver calls
+   * it once it no longer needs `data` (e.g. right after a synchronous write), and the engine writes a later batch
+   * into the same memory. After that `data` must not be read. Calling it twice does nothing;
    * never calling it is safe (the buffer is then garbage collected and the pool has one buffer less).
    */
   readonly release?: () => void;

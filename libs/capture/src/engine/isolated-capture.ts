@@ -4,7 +4,8 @@ import { Readable, type Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { CaptureFailedError } from '../errors';
-import { EPB_OVERHEAD, type PacketBatch } from '../packet-batch';
+import type { PacketBatch } from '../packet-batch';
+import { poolSlotBytes, pooledBatch } from './batch-pool';
 import {
   resolveCaptureOptions,
   type LiveCaptureOptions,
@@ -89,8 +90,8 @@ export class IsolatedCapture extends Readable implements PacketSource {
     this.warning = opened.warning;
     this.startedAtNs = BigInt(Date.now()) * 1_000_000n;
     this.pid = worker.pid ?? 0;
-    // A BATCH frame is its packet count and the EPBs of a batch: at most maxBatchBytes plus the packet that ended it.
-    this.slotBytes = 4 + options.maxBatchBytes + EPB_OVERHEAD + Math.ceil(opened.snaplen / 4) * 4;
+    // A BATCH frame is its packet count, then the EPBs of a batch.
+    this.slotBytes = 4 + poolSlotBytes(options.maxBatchBytes, opened.snaplen);
     for (let i = 0; i < options.batchPool; i++) {
       const slot = Buffer.allocUnsafeSlow(this.slotBytes);
       this.slots.set(slot.buffer, slot);
@@ -275,16 +276,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
     const data = payload.subarray(4);
     const slot = this.slots.get(payload.buffer);
     if (slot === undefined) return { count, data };
-    let released = false;
-    return {
-      count,
-      data,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.freeSlots.push(slot);
-      },
-    };
+    return pooledBatch(data, count, () => this.freeSlots.push(slot));
   }
 
   private onWorkerGone(): void {

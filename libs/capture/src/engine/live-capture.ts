@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { CaptureFailedError } from '../errors';
-import { EPB_OVERHEAD, type PacketBatch } from '../packet-batch';
+import type { PacketBatch } from '../packet-batch';
+import { poolSlotBytes, pooledBatch } from './batch-pool';
 import {
   resolveCaptureOptions,
   type LiveCaptureOptions,
@@ -61,8 +62,7 @@ export class LiveCapture extends Readable implements PacketSource {
     this.warning = native.warning;
     this.startedAtNs = BigInt(Date.now()) * 1_000_000n;
     native.start((err, data, count, pooled, used) => this.onNative(err, data, count, pooled, used));
-    // Each buffer holds a full batch plus the one packet that may end it past maxBatchBytes.
-    const slotBytes = options.maxBatchBytes + EPB_OVERHEAD + Math.ceil(native.snaplen / 4) * 4;
+    const slotBytes = poolSlotBytes(options.maxBatchBytes, native.snaplen);
     for (let i = 0; i < options.batchPool; i++) native.provide(Buffer.allocUnsafeSlow(slotBytes));
     if (options.onBatch) this.resume(); // nothing is pushed but the end: flowing, so that 'end' is emitted
   }
@@ -159,16 +159,7 @@ export class LiveCapture extends Readable implements PacketSource {
 
   private toBatch({ data, count, pooled, used }: NativeBatch): PacketBatch {
     if (!pooled) return { data, count };
-    let released = false;
-    return {
-      data: data.subarray(0, used),
-      count,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.native.provide(data);
-      },
-    };
+    return pooledBatch(data.subarray(0, used), count, () => this.native.provide(data));
   }
 
   /**
