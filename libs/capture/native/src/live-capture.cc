@@ -166,7 +166,7 @@ void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* byt
   self->packetsInBatch_++;
   uint8_t* b = self->out_ + self->used_;
   self->used_ += blockLen;
-  if (self->inSlot_) {
+  if (self->InSlot()) {
     WriteEpb<true>(b, h, bytes, self->nano_);
   } else {
     WriteEpb(b, h, bytes, self->nano_);
@@ -179,7 +179,7 @@ void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* byt
 
 bool LiveCapture::Reserve(size_t extra) {
   if (used_ + extra <= outCapacity_) return true;
-  if (inSlot_) return false;  // cannot happen: a slot holds maxBatchBytes plus the largest packet
+  if (InSlot()) return false;  // cannot happen: a slot holds maxBatchBytes plus the largest packet
   size_t want = std::max(capacity_ * 2, std::max<size_t>(used_ + extra, 256 * 1024));
   uint8_t* grown = static_cast<uint8_t*>(realloc(batch_, want));
   if (grown == nullptr) return false;
@@ -196,8 +196,7 @@ LiveCapture::Taken LiveCapture::TakeBatch(Napi::Env env) {
   size_t length = used_;
   used_ = 0;
   packetsInBatch_ = 0;
-  if (inSlot_) {
-    inSlot_ = false;
+  if (InSlot()) {
     Napi::Buffer<uint8_t> data = slot_.ref.Value();
     slot_.ref.Reset();
     slot_.data = nullptr;
@@ -217,7 +216,7 @@ Napi::Value LiveCapture::Provide(const Napi::CallbackInfo& info) {
                "a batch buffer needs " + std::to_string(needed) + " bytes (maxBatchBytes plus one packet)");
   }
   // The same memory twice would let two batches share it.
-  if (inSlot_ && slot_.data == buffer.Data()) return env.Undefined();
+  if (slot_.data == buffer.Data()) return env.Undefined();
   for (const Slot& s : freeSlots_) {
     if (s.data == buffer.Data()) return env.Undefined();
   }
@@ -233,20 +232,18 @@ void LiveCapture::ReleaseSlots() {
   freeSlots_.clear();
   slot_.ref.Reset();
   slot_.data = nullptr;
-  inSlot_ = false;
 }
 
 int LiveCapture::Collect() {
   allocFailed_ = false;
   if (used_ == 0) {  // a new batch (else: more for the one held)
     packetsInBatch_ = 0;
-    if (!inSlot_ && !freeSlots_.empty()) {
+    if (!InSlot() && !freeSlots_.empty()) {
       slot_ = std::move(freeSlots_.back());
       freeSlots_.pop_back();
-      inSlot_ = true;
     }
-    out_ = inSlot_ ? slot_.data : batch_;
-    outCapacity_ = inSlot_ ? slot_.size : capacity_;
+    out_ = InSlot() ? slot_.data : batch_;
+    outCapacity_ = InSlot() ? slot_.size : capacity_;
   }
   cutAtLimit_ = false;
   while (handle_ != nullptr && used_ < maxBatchBytes_ && !allocFailed_) {

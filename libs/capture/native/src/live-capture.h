@@ -82,7 +82,7 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   };
   std::vector<Slot> freeSlots_;
   Slot slot_;
-  bool inSlot_ = false;  // the batch being built is in slot_
+  bool InSlot() const { return slot_.data != nullptr; }  // the batch being built is in slot_
   uint8_t* out_ = nullptr;
   size_t outCapacity_ = 0;
   uint8_t* batch_ = nullptr;
