@@ -8,8 +8,10 @@
  * BATCH_POOL: the engine's reusable batch buffers (`batchPool`, 0 = off); the consumer releases each batch once
  * written, so pooled batches allocate nothing and are not counted by the pacer.
  * CONSUMER `callback` takes the batches through the `onBatch` option, `stream` (default) as 'data' events.
+ * LOOP_MONITOR `1` (default) samples the event-loop delay every 10 ms (a timer that wakes the process 100 times a
+ * second, whose CPU is counted too); `0` leaves it out and prints maxLoopDelayMs null.
  * Usage: engine-capture.ts NETNS_PATH DEVICE FILTER OUT IMMEDIATE(0|1) BUFFER_BYTES [MODE] [GC_PACING_BYTES] [BATCH_POOL]
- *        [CONSUMER]
+ *        [CONSUMER] [LOOP_MONITOR]
  */
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -17,8 +19,19 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { GcPacer, IsolatedCapture, LiveCapture, type PacketBatch, type PacketSource } from '@pcap/capture';
 
-const [netns, device, filter, out, immediate, bufferSize, mode, gcPacingBytes, batchPool, consumer] =
-  process.argv.slice(2);
+const [
+  netns,
+  device,
+  filter,
+  out,
+  immediate,
+  bufferSize,
+  mode,
+  gcPacingBytes,
+  batchPool,
+  consumer,
+  loopMonitor,
+] = process.argv.slice(2);
 const ticksPerSecond = 100; // Linux USER_HZ
 
 /** CPU of reaped children (the worker, once it has exited), in µs. */
@@ -30,7 +43,7 @@ function childrenCpuUs(): number {
 
 async function main(): Promise<void> {
   const fd = openSync(out ?? '/dev/null', 'w');
-  const loop = monitorEventLoopDelay({ resolution: 10 });
+  const loop = loopMonitor === '0' ? undefined : monitorEventLoopDelay({ resolution: 10 });
   const pacer = new GcPacer(Number(gcPacingBytes ?? 0));
   const write = (batch: PacketBatch): void => {
     writeSync(fd, batch.data);
@@ -51,12 +64,12 @@ async function main(): Promise<void> {
   if (consumer !== 'callback') capture.on('data', write);
   const cpuStart = process.cpuUsage();
   const childrenStart = childrenCpuUs();
-  loop.enable();
+  loop?.enable();
   process.stdout.write('ready\n');
 
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   const stats = await capture.stop();
-  loop.disable();
+  loop?.disable();
   const own = process.cpuUsage(cpuStart);
   if (capture instanceof IsolatedCapture) {
     // the worker's CPU time reaches us when it has exited and been reaped
@@ -70,7 +83,7 @@ async function main(): Promise<void> {
       dropped: stats.dropped,
       batches: stats.batches,
       cpuUs: own.user + own.system + (childrenCpuUs() - childrenStart),
-      maxLoopDelayMs: loop.max / 1e6,
+      maxLoopDelayMs: loop ? loop.max / 1e6 : null,
     }) + '\n',
   );
   process.exit(0);
