@@ -5,7 +5,7 @@
  *
  * Each engine row is two runs of the same load: one measures CPU, the other the event-loop delay. The delay is
  * sampled by a 10 ms timer (monitorEventLoopDelay), which wakes the process 100 times a second and measured about
- * 15% of the engine's CPU at 300k packets/s: an instrument's cost, not the capture's (tcpdump runs without one).
+ * 12% of the engine's CPU at 300k packets/s: an instrument's cost, not the capture's (tcpdump runs without one).
  * A run counts as zero-drop only when both runs were.
  *
  * `native reader (C)` is the engine's read path with no runtime around it (native-reader.cc: the addon's libpcap
