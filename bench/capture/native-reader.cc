@@ -1,8 +1,9 @@
 // The engine's native read path with no JavaScript runtime around it, as a floor for bench/capture: the same
 // libpcap handle as the addon opens (OpenHandle: buffered, nanosecond timestamps, the given kernel buffer), every
-// packet written as an EPB with the addon's WriteEpb into one of 4 reusable 1 MiB batches (the pool's streaming
-// stores), each full batch written to OUT. What this costs per packet is what any reader on libpcap pays before a
-// runtime adds anything; what the engine rows cost above it is Node's share.
+// packet written as an EPB with the addon's WriteEpb into a reused 1 MiB batch buffer with the pool's streaming
+// stores (the engine's pool hands the same slot back each time when its consumer releases every batch at once, as
+// bench/capture's does), each full batch written to OUT. What this costs per packet is what a reader on libpcap
+// pays before a runtime adds anything; what the engine rows cost above it is Node's share.
 //
 //   native-reader DEVICE FILTER BUFFER_BYTES OUT
 //
@@ -24,7 +25,6 @@
 namespace {
 
 constexpr size_t kBatchBytes = 1 << 20;
-constexpr int kSlots = 4;
 
 volatile sig_atomic_t g_stop = 0;
 void OnStop(int) { g_stop = 1; }
@@ -33,8 +33,7 @@ struct Reader {
   pcap_t* handle = nullptr;
   bool nano = true;
   int out = -1;
-  std::vector<std::vector<uint8_t>> slots;
-  int slot = 0;
+  std::vector<uint8_t> batch;
   size_t used = 0;
   unsigned long long captured = 0;
 };
@@ -42,7 +41,7 @@ struct Reader {
 void Flush(Reader* r) {
   if (r->used == 0) return;
   pcapcf::StreamFence();
-  const uint8_t* p = r->slots[r->slot].data();
+  const uint8_t* p = r->batch.data();
   size_t left = r->used;
   while (left > 0) {
     ssize_t n = write(r->out, p, left);
@@ -54,12 +53,11 @@ void Flush(Reader* r) {
     p += n, left -= static_cast<size_t>(n);
   }
   r->used = 0;
-  r->slot = (r->slot + 1) % kSlots;
 }
 
 void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   Reader* r = reinterpret_cast<Reader*>(user);
-  pcapcf::WriteEpb<true>(r->slots[r->slot].data() + r->used, h, bytes, r->nano);
+  pcapcf::WriteEpb<true>(r->batch.data() + r->used, h, bytes, r->nano);
   r->used += pcapcf::EpbLength(h->caplen);
   r->captured++;
   if (r->used >= kBatchBytes) Flush(r);
@@ -102,8 +100,8 @@ int main(int argc, char** argv) {
     perror(argv[4]);
     return 1;
   }
-  // a batch is written once it reaches kBatchBytes, so a slot holds that plus one packet
-  for (int i = 0; i < kSlots; i++) r.slots.emplace_back(kBatchBytes + pcapcf::EpbLength(pcap_snapshot(r.handle)));
+  // a batch is written once it reaches kBatchBytes, so the buffer holds that plus one packet
+  r.batch.resize(kBatchBytes + pcapcf::EpbLength(pcap_snapshot(r.handle)));
   signal(SIGINT, OnStop);
   signal(SIGTERM, OnStop);
   printf("ready\n");
