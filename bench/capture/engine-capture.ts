@@ -1,9 +1,10 @@
 /**
  * One capture by our engine for bench/capture/run.ts, in its own process so its CPU time is its own:
  * opens the device inside the namespace, writes every batch to OUT (the batches are pcapng EPBs already) until
- * SIGINT, then prints {delivered, dropped, cpuUs, maxLoopDelayMs} as JSON on stdout. MODE `live` captures in this
- * process (LiveCapture); `isolated` in a worker process (IsolatedCapture, as the agent does), whose CPU time is
- * added once it has exited.
+ * SIGINT, then prints {delivered, dropped, batches, cpuUs, maxLoopDelayMs} as JSON on stdout. cpuUs is the CPU time
+ * from "ready" to the signal (the stop is not counted, as it is not for tcpdump). MODE `live` captures in this
+ * process (LiveCapture); `isolated` in a worker process (IsolatedCapture, as the agent does), whose CPU time
+ * (schedstat) is added.
  * GC_PACING_BYTES: the consumer tells a GcPacer of every allocated batch, as the agent's sessions do (0 = off).
  * BATCH_POOL: the engine's reusable batch buffers (`batchPool`, 0 = off); the consumer releases each batch once
  * written, so pooled batches allocate nothing and are not counted by the pacer.
@@ -13,11 +14,12 @@
  * Usage: engine-capture.ts NETNS_PATH DEVICE FILTER OUT IMMEDIATE(0|1) BUFFER_BYTES [MODE] [GC_PACING_BYTES] [BATCH_POOL]
  *        [CONSUMER] [LOOP_MONITOR]
  */
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
 
 import { GcPacer, IsolatedCapture, LiveCapture, type PacketBatch, type PacketSource } from '@pcap/capture';
+
+import { cpuUsOf } from '../support/cpu-time';
 
 const [
   netns,
@@ -32,14 +34,6 @@ const [
   consumer,
   loopMonitor,
 ] = process.argv.slice(2);
-const ticksPerSecond = 100; // Linux USER_HZ
-
-/** CPU of reaped children (the worker, once it has exited), in µs. */
-function childrenCpuUs(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[13]) + Number(fields[14])) / ticksPerSecond) * 1e6;
-}
 
 async function main(): Promise<void> {
   const fd = openSync(out ?? '/dev/null', 'w');
@@ -62,27 +56,25 @@ async function main(): Promise<void> {
   const capture: PacketSource =
     mode === 'isolated' ? await IsolatedCapture.open(options) : LiveCapture.open(options);
   if (consumer !== 'callback') capture.on('data', write);
+  const worker = capture instanceof IsolatedCapture ? capture.pid : undefined;
   const cpuStart = process.cpuUsage();
-  const childrenStart = childrenCpuUs();
+  const workerStart = worker === undefined ? 0 : cpuUsOf(worker);
   loop?.enable();
   process.stdout.write('ready\n');
 
+  // CPU up to the signal, as tcpdump's is measured (its stop is not counted either)
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  const own = process.cpuUsage(cpuStart);
+  const workerUs = worker === undefined ? 0 : cpuUsOf(worker) - workerStart;
   const stats = await capture.stop();
   loop?.disable();
-  const own = process.cpuUsage(cpuStart);
-  if (capture instanceof IsolatedCapture) {
-    // the worker's CPU time reaches us when it has exited and been reaped
-    for (let i = 0; i < 100 && existsSync(`/proc/${capture.pid}`); i++) await delay(10);
-    await delay(50);
-  }
   closeSync(fd);
   process.stdout.write(
     JSON.stringify({
       delivered: stats.delivered,
       dropped: stats.dropped,
       batches: stats.batches,
-      cpuUs: own.user + own.system + (childrenCpuUs() - childrenStart),
+      cpuUs: own.user + own.system + workerUs,
       maxLoopDelayMs: loop ? loop.max / 1e6 : null,
     }) + '\n',
   );

@@ -21,11 +21,12 @@
  * Usage: npm run bench:capture [-- --rates 50000,100000,0 --seconds 3 --repeat 3 --gc-pacing-bytes 1048576 --batch-pool 4 --skip-immediate --generator-nice -10]   (rate 0 = unpaced)
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { TestNetwork, waitForLine } from '../../test/support/test-network';
 import { zeroDropVerdict, type ZeroDropRun } from '../support/bench-kit';
+import { cpuUsOf } from '../support/cpu-time';
 
 interface RunResult {
   tool: string;
@@ -108,15 +109,6 @@ execFileSync(
   ],
   { stdio: 'inherit' },
 );
-
-/** CPU time of a running process in µs, summed over its threads (schedstat: nanoseconds, not 10 ms ticks). */
-function cpuUsOf(pid: number): number {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-  }
-  return ns / 1000;
-}
 
 async function generate(net: TestNetwork, rate: number): Promise<{ sent: number; pps: number }> {
   // rate 0 = unpaced: as fast as the generator goes
