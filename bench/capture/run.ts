@@ -121,8 +121,38 @@ async function generate(net: TestNetwork, rate: number): Promise<{ sent: number;
   return { sent: r.sent, pps: r.pps };
 }
 
+/**
+ * A capturing process in the test namespace (`ip netns exec` execs it in place, so the child's pid is the tool's):
+ * once it prints `readyLine`, its CPU from just before the load until `tailMs` after it (while the tool hands over
+ * the tail), then SIGINT; resolves with the load, that CPU and what the tool printed.
+ */
+async function measureCapture(
+  net: TestNetwork,
+  rate: number,
+  command: string,
+  args: string[],
+  readyLine: string,
+  tailMs: number,
+): Promise<{ sent: number; pps: number; cpuUs: number; stdout: string; stderr: string }> {
+  const child = net.spawn(net.b, command, args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  await waitForLine(child, readyLine);
+  const pid = child.pid as number;
+  const before = cpuUsOf(pid);
+  const g = await generate(net, rate);
+  await new Promise((r) => setTimeout(r, tailMs));
+  const cpuUs = cpuUsOf(pid) - before;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGINT');
+  await exited;
+  return { ...g, cpuUs, stdout, stderr };
+}
+
 async function runTcpdump(net: TestNetwork, rate: number): Promise<RunResult> {
-  const child = net.spawn(net.b, 'tcpdump', [
+  const args = [
     '-i',
     net.b.device,
     '-n',
@@ -133,54 +163,35 @@ async function runTcpdump(net: TestNetwork, rate: number): Promise<RunResult> {
     '-w',
     '/dev/null',
     FILTER,
-  ]);
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  await waitForLine(child, 'listening on');
-  // `ip netns exec` execs tcpdump in place, so the child's pid is tcpdump's
-  const pid = child.pid as number;
-  const before = cpuUsOf(pid);
-  const g = await generate(net, rate);
-  await new Promise((r) => setTimeout(r, 1200)); // let tcpdump's 1 s block timeout hand over the tail
-  const cpuUs = cpuUsOf(pid) - before;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGINT');
-  await exited;
-  const captured = Number(/(\d+) packets captured/.exec(stderr)?.[1] ?? NaN);
-  const dropped = Number(/(\d+) packets dropped by kernel/.exec(stderr)?.[1] ?? NaN);
+  ];
+  // tcpdump's 1 s block timeout hands over the tail
+  const m = await measureCapture(net, rate, 'tcpdump', args, 'listening on', 1200);
+  const captured = Number(/(\d+) packets captured/.exec(m.stderr)?.[1] ?? NaN);
+  const dropped = Number(/(\d+) packets dropped by kernel/.exec(m.stderr)?.[1] ?? NaN);
   return {
     tool: 'tcpdump -w',
     rate,
-    sentPps: g.pps,
-    sent: g.sent,
+    sentPps: m.pps,
+    sent: m.sent,
     captured,
     dropped,
-    cpuUsPerPacket: cpuUs / Math.max(captured, 1),
+    cpuUsPerPacket: m.cpuUs / Math.max(captured, 1),
   };
 }
 
 async function runNativeReader(net: TestNetwork, rate: number): Promise<RunResult> {
-  const child = net.spawn(net.b, nativeReader, [net.b.device, FILTER, String(bufferBytes), '/dev/null']);
-  let stdout = '';
-  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
-  await waitForLine(child, 'ready');
-  const pid = child.pid as number; // `ip netns exec` execs in place
-  const before = cpuUsOf(pid);
-  const g = await generate(net, rate);
-  await new Promise((r) => setTimeout(r, 300)); // the 100 ms block timeout hands over the tail
-  const cpuUs = cpuUsOf(pid) - before;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGINT');
-  await exited;
-  const r = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { captured: number; dropped: number };
+  const args = [net.b.device, FILTER, String(bufferBytes), '/dev/null'];
+  // the 100 ms block timeout hands over the tail
+  const m = await measureCapture(net, rate, nativeReader, args, 'ready', 300);
+  const r = JSON.parse(m.stdout.trim().split('\n').pop() ?? '{}') as { captured: number; dropped: number };
   return {
     tool: 'native reader (C)',
     rate,
-    sentPps: g.pps,
-    sent: g.sent,
+    sentPps: m.pps,
+    sent: m.sent,
     captured: r.captured,
     dropped: r.dropped,
-    cpuUsPerPacket: cpuUs / Math.max(r.captured, 1),
+    cpuUsPerPacket: m.cpuUs / Math.max(r.captured, 1),
   };
 }
 
