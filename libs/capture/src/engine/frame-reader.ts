@@ -3,8 +3,13 @@ import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 
 /** Type and length (u32 little-endian each) before every frame's payload (native/src/capture-worker.cc). */
 const FRAME_HEADER = 8;
-/** What one read of the channel may take: more than the socket buffers, so a read empties it. */
-const READ_BUFFER_BYTES = 256 * 1024;
+/**
+ * What one read of the channel into the shared read buffer may take: headers, small frames, and the start of a
+ * large frame's payload (copied out of it). The rest of a large payload is read straight into its own memory.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
+/** A payload with at least this much still to come is read straight into its own memory, not into the read buffer. */
+const DIRECT_READ_MIN = 16 * 1024;
 /** The largest frame the worker sends: a batch of the largest maxBatchBytes, plus its count. */
 export const MAX_FRAME_BYTES = (64 << 20) + 1024;
 
@@ -12,9 +17,10 @@ export const MAX_FRAME_BYTES = (64 << 20) + 1024;
 export type WorkerExit = Pick<EventEmitter, 'once'>;
 
 /**
- * Reads the worker's channel and splits it into frames (type and length, then the payload). Each read lands in one
- * reused buffer; a frame's payload is copied out of it once, into a Buffer of its own size or the memory `allocate`
- * gives. While paused, no frame is delivered and the channel is not read (the worker blocks once the socket is
+ * Reads the worker's channel and splits it into frames (type and length, then the payload). Headers and small
+ * frames land in one reused read buffer, from which a payload is copied into a Buffer of its own size or the memory
+ * `allocate` gives; once a large payload has begun, the socket reads the rest of it straight into that memory (a
+ * batch of 1 MiB is then copied once, by the kernel, instead of twice). While paused, no frame is delivered and the channel is not read (the worker blocks once the socket is
  * full); the frames of the read that was under way wait here. The close is reported when the worker has exited and
  * its channel has ended, after every frame was delivered.
  */
@@ -29,6 +35,7 @@ export class FrameReader {
   onBroken: (why: string) => void = () => undefined;
 
   private readonly socket: Socket;
+  private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private readonly header = Buffer.alloc(FRAME_HEADER);
   private headerFill = 0;
   private frameType = 0;
@@ -44,14 +51,16 @@ export class FrameReader {
 
   constructor(worker: WorkerExit, fd: number) {
     // net.Socket takes `onread` in its constructor too (lib/net.js), though @types/node lists it for connect() only.
+    // With a function as `buffer`, Node asks it for the memory of every next read, after the callback.
     const options: SocketConstructorOpts & { onread: OnReadOpts } = {
       fd,
       readable: true,
       writable: false,
       onread: {
-        buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+        buffer: () => this.nextReadTarget(),
         callback: (n: number, buffer: Uint8Array) => {
-          this.consume(buffer as Buffer, n);
+          if (buffer === this.readBuffer) this.consume(this.readBuffer, n);
+          else this.filledDirectly(n);
           return !this.paused;
         },
       },
@@ -94,6 +103,27 @@ export class FrameReader {
     this.socket.destroy();
   }
 
+  /** Where the next read goes: straight into the payload under way when much of it is still to come. */
+  private nextReadTarget(): Buffer {
+    const payload = this.payload;
+    return payload !== undefined && !this.broken && this.payloadLength - this.payloadFill >= DIRECT_READ_MIN
+      ? payload.subarray(this.payloadFill, this.payloadLength)
+      : this.readBuffer;
+  }
+
+  /** A read of `n` bytes went straight into the payload under way (it cannot run past the payload's end). */
+  private filledDirectly(n: number): void {
+    this.payloadFill += n;
+    if (this.payloadFill === this.payloadLength) this.completePayload();
+  }
+
+  private completePayload(): void {
+    const payload = this.payload!;
+    this.payload = undefined;
+    if (this.paused || this.waiting.length > 0) this.waiting.push([this.frameType, payload]);
+    else this.onFrame(this.frameType, payload);
+  }
+
   private consume(data: Buffer, n: number): void {
     let at = 0;
     while (at < n && !this.broken) {
@@ -120,12 +150,7 @@ export class FrameReader {
       data.copy(this.payload, this.payloadFill, at, at + take);
       this.payloadFill += take;
       at += take;
-      if (this.payloadFill === this.payloadLength) {
-        const payload = this.payload;
-        this.payload = undefined;
-        if (this.paused || this.waiting.length > 0) this.waiting.push([this.frameType, payload]);
-        else this.onFrame(this.frameType, payload);
-      }
+      if (this.payloadFill === this.payloadLength) this.completePayload();
     }
   }
 
