@@ -18,7 +18,7 @@
  * CPU time on this kind of machine (a VM sharing its host) varies by 10–30% from one run to the next: `--repeat N`
  * runs every row N times, interleaved, and the summary takes each row's median CPU (and its worst drops and delay).
  *
- * Usage: npm run bench:capture [-- --rates 50000,100000,0 --seconds 3 --repeat 3 --gc-pacing-bytes 1048576 --batch-pool 4 --skip-immediate --generator-nice -10]   (rate 0 = unpaced)
+ * Usage: npm run bench:capture [-- --rates 50000,100000,0 --seconds 6 --repeat 3 --gc-pacing-bytes 1048576 --batch-pool 4 --skip-immediate --generator-nice -10]   (rate 0 = unpaced)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -50,7 +50,11 @@ const argOf = (name: string, fallback: string): string => {
   return i >= 0 && args[i + 1] ? (args[i + 1] as string) : fallback;
 };
 const rates = argOf('--rates', '100000,200000,300000,0').split(',').map(Number);
-const seconds = Number(argOf('--seconds', '3'));
+/**
+ * Seconds of load per run. 6 by default: in shorter runs V8's start-up compilation (the first batch callbacks take
+ * ~800 µs) weighs on few packets; a run of 6 s also ends before V8's memory reducer (~8 s after start, once).
+ */
+const seconds = Number(argOf('--seconds', '6'));
 const repeat = Math.max(1, Number(argOf('--repeat', '1')));
 /** GcPacer budget of the engine's process, as the agent's capture.gc_pacing_bytes (default the same 1 MiB; 0 = off). */
 const gcPacingBytes = argOf('--gc-pacing-bytes', String(1 << 20));
