@@ -3,6 +3,7 @@
 //
 //   pcap_capture_worker --device D [--netns PATH] [--filter F] [--snaplen N] [--buffer-size N]
 //                       [--timeout-ms N] [--promiscuous] [--buffered] [--max-batch-bytes N]
+//                       [--shared-slots N --shared-slot-bytes B]
 //
 // stdout carries frames: u32 type, u32 payload length (little-endian), payload.
 //   1 READY   i32 link type, i32 snaplen, u32 nano (1/0), libpcap warning text
@@ -11,7 +12,9 @@
 //   4 STATS   6 × u64: ps_recv, ps_drop, ps_ifdrop, delivered, batches, lost (about once a second)
 //   5 END     STATS payload (graceful stop done; exit status 0)
 //   6 FAILED  STATS payload, then the read error text (the device went away; exit status 1)
-// stdin carries commands: 'S' stops gracefully (what the kernel holds is delivered, then END). End of file on
+//   7 SLOT    u32 slot, u32 packet count, u32 bytes: a batch written into shared slot `slot` (see below)
+// stdin carries commands: 'S' stops gracefully (what the kernel holds is delivered, then END); 'R' and one byte k
+// hands shared slot k back. End of file on
 // stdin means the parent is gone: the worker closes the capture and exits. So does the parent's death
 // (PR_SET_PDEATHSIG). SIGINT/SIGTERM request a graceful stop, like 'S', so that a signal sent to the whole
 // process group lets the captures drain instead of cutting them.
@@ -19,6 +22,13 @@
 // Backpressure: frames are written with blocking writes; while the parent does not read, the channel fills, the
 // worker stops reading the kernel and the kernel drops (counted in ps_drop). Memory is bounded by the channel and
 // one batch of at most --max-batch-bytes plus one packet.
+//
+// Shared slots (--shared-slots): fd 3 is shared memory of N slots of B bytes each (the parent maps it too). A batch
+// is written straight into a free slot and announced by a SLOT frame, so that its bytes do not travel through the
+// channel (no copy into the socket, none out of it); the slot is the parent's until it sends 'R' k. While no slot is
+// free (the parent's consumer holds them all), batches go as BATCH frames through the channel as without slots, so
+// backpressure works as before. A slot must hold --max-batch-bytes plus the largest packet; if it cannot, slots are
+// not used.
 //
 // Under load (buffered mode, the kernel handing over full blocks) a batch is held for more blocks, up to
 // --max-batch-bytes or --timeout-ms, as the in-process engine does (live-capture.cc), so that the parent handles
@@ -28,6 +38,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -51,7 +62,9 @@ using pcapcf::NativeError;
 using pcapcf::OpenRequest;
 using pcapcf::OpenResult;
 
-enum FrameType : uint32_t { kReady = 1, kError = 2, kBatch = 3, kStats = 4, kEnd = 5, kFailed = 6 };
+enum FrameType : uint32_t { kReady = 1, kError = 2, kBatch = 3, kStats = 4, kEnd = 5, kFailed = 6, kSlot = 7 };
+constexpr int kSharedFd = 3;
+constexpr int kMaxSlots = 256;  // a slot's number is one byte of the 'R' command
 constexpr size_t kBatchHead = 12;  // a BATCH frame's header and packet count, before the EPBs
 
 volatile sig_atomic_t g_stopSignal = 0;
@@ -61,9 +74,19 @@ struct Worker {
   pcap_t* handle = nullptr;
   bool nano = true;
   size_t maxBatchBytes = 1 << 20;
-  std::vector<uint8_t> batch;  // frame header (8) + count (4) + EPBs
-  size_t used = kBatchHead;
+  std::vector<uint8_t> batch;  // frame header (8) + count (4) + EPBs, for a batch that is not in a slot
+  // The batch being built: EPBs [0, used) at out, which is a shared slot (slot >= 0) or batch + kBatchHead.
+  uint8_t* out = nullptr;
+  size_t outCapacity = 0;
+  int slot = -1;
+  size_t used = 0;
   int packets = 0;
+  // Shared slots: the mapping, its slot size, and which slots the parent has handed back.
+  uint8_t* shared = nullptr;
+  size_t slotBytes = 0;
+  int slotCount = 0;
+  std::vector<int> freeSlots;
+  bool pendingRelease = false;  // an 'R' was read, its slot number comes with the next read
   bool cutAtLimit = false;  // the last Collect() stopped inside a kernel block because the batch was full
   uint64_t delivered = 0;
   uint64_t batches = 0;
@@ -111,24 +134,50 @@ std::vector<uint8_t> StatsPayload(Worker* w) {
 void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   Worker* w = reinterpret_cast<Worker*>(user);
   const size_t blockLen = EpbLength(h->caplen);
-  if (w->used + blockLen > w->batch.size()) {
+  if (w->used + blockLen > w->outCapacity) {
+    if (w->slot >= 0) {  // cannot happen: a slot holds maxBatchBytes plus the largest packet
+      w->lost++;
+      return;
+    }
     try {
-      w->batch.resize(std::max(w->batch.size() * 2, w->used + blockLen));
+      w->batch.resize(std::max(w->batch.size() * 2, kBatchHead + w->used + blockLen));
     } catch (const std::bad_alloc&) {
       w->lost++;
       return;
     }
+    w->out = w->batch.data() + kBatchHead;
+    w->outCapacity = w->batch.size() - kBatchHead;
   }
-  pcapcf::WriteEpb(w->batch.data() + w->used, h, bytes, w->nano);
+  uint8_t* b = w->out + w->used;
+  if (w->slot >= 0) {
+    pcapcf::WriteEpb<true>(b, h, bytes, w->nano);  // streaming stores: the parent reads the slot, not us
+  } else {
+    pcapcf::WriteEpb(b, h, bytes, w->nano);
+  }
   w->used += blockLen;
   w->packets++;
   // stop a dispatch that would read the whole ring: libpcap resumes inside the block next time
   if (w->used >= w->maxBatchBytes) pcap_breakloop(w->handle);
 }
 
+// Where a new batch goes: a free shared slot if there is one, else the channel's own buffer.
+void BeginBatch(Worker* w) {
+  if (!w->freeSlots.empty()) {
+    w->slot = w->freeSlots.back();
+    w->freeSlots.pop_back();
+    w->out = w->shared + static_cast<size_t>(w->slot) * w->slotBytes;
+    w->outCapacity = w->slotBytes;
+  } else {
+    w->slot = -1;
+    w->out = w->batch.data() + kBatchHead;
+    w->outCapacity = w->batch.size() - kBatchHead;
+  }
+}
+
 // Reads what the kernel has ready into the batch, after what it already holds, up to maxBatchBytes. Returns the
 // bytes read; a read error is left in readError.
 size_t Collect(Worker* w) {
+  if (w->packets == 0) BeginBatch(w);  // a new batch (else: more for the one held)
   const size_t before = w->used;
   w->cutAtLimit = false;
   while (w->used < w->maxBatchBytes) {
@@ -147,19 +196,54 @@ size_t Collect(Worker* w) {
   return w->used - before;
 }
 
-// Sends the batch as one BATCH frame (if it holds packets) and starts a new one. Returns its packet count.
+// Sends the batch (if it holds packets): a SLOT frame for a batch in a shared slot, which is then the parent's
+// until handed back, else one BATCH frame. Returns its packet count.
 int Send(Worker* w) {
   const int packets = w->packets;
   if (packets > 0) {
-    const uint32_t head[3] = {kBatch, static_cast<uint32_t>(w->used - 8), static_cast<uint32_t>(packets)};
-    memcpy(w->batch.data(), head, sizeof head);
-    WriteAll(w->batch.data(), w->used);
+    if (w->slot >= 0) {
+      pcapcf::StreamFence();  // the slot was written with streaming stores
+      const uint32_t slot[3] = {static_cast<uint32_t>(w->slot), static_cast<uint32_t>(packets),
+                                static_cast<uint32_t>(w->used)};
+      WriteFrame(kSlot, slot, sizeof slot);
+      w->slot = -1;
+    } else {
+      const uint32_t head[3] = {kBatch, static_cast<uint32_t>(kBatchHead - 8 + w->used),
+                                static_cast<uint32_t>(packets)};
+      memcpy(w->batch.data(), head, sizeof head);
+      WriteAll(w->batch.data(), kBatchHead + w->used);
+    }
     w->delivered += static_cast<uint64_t>(packets);
     w->batches++;
+  } else if (w->slot >= 0) {
+    w->freeSlots.push_back(w->slot);  // an empty batch keeps its slot
+    w->slot = -1;
   }
-  w->used = kBatchHead;
+  w->used = 0;
   w->packets = 0;
   return packets;
+}
+
+// Commands from the parent: 'S' (graceful stop) and 'R' k (slot k handed back). Returns whether a stop was asked.
+bool ParseCommands(Worker* w, const char* cmd, size_t n) {
+  bool stop = false;
+  for (size_t i = 0; i < n; i++) {
+    const unsigned char c = static_cast<unsigned char>(cmd[i]);
+    if (w->pendingRelease) {
+      w->pendingRelease = false;
+      const int slot = c;
+      // a slot the parent does not hold (never sent, or handed back twice) is ignored
+      if (slot < w->slotCount && slot != w->slot &&
+          std::find(w->freeSlots.begin(), w->freeSlots.end(), slot) == w->freeSlots.end()) {
+        w->freeSlots.push_back(slot);
+      }
+    } else if (c == 'R') {
+      w->pendingRelease = true;
+    } else if (c == 'S') {
+      stop = true;
+    }
+  }
+  return stop;
 }
 
 int CollectAndSend(Worker* w) {
@@ -216,6 +300,8 @@ int main(int argc, char** argv) {
 
   OpenRequest req;
   Worker w;
+  int sharedSlots = 0;
+  size_t sharedSlotBytes = 0;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     const char* next = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -234,6 +320,8 @@ int main(int argc, char** argv) {
     else if (a == "--buffer-size") req.bufferSize = ParseInt("--buffer-size", value());
     else if (a == "--timeout-ms") req.timeoutMs = ParseInt("--timeout-ms", value());
     else if (a == "--max-batch-bytes") w.maxBatchBytes = static_cast<size_t>(ParseInt("--max-batch-bytes", value()));
+    else if (a == "--shared-slots") sharedSlots = ParseInt("--shared-slots", value());
+    else if (a == "--shared-slot-bytes") sharedSlotBytes = static_cast<size_t>(ParseInt("--shared-slot-bytes", value()));
     else if (a == "--promiscuous") req.promiscuous = true;
     else if (a == "--buffered") req.immediate = false;
     else {
@@ -259,6 +347,18 @@ int main(int argc, char** argv) {
   w.handle = result.handle;
   w.nano = result.nano;
   w.batch.resize(256 * 1024);  // grows with the load, up to maxBatchBytes plus one packet
+  if (sharedSlots > 0 && sharedSlots <= kMaxSlots &&
+      sharedSlotBytes >= w.maxBatchBytes + EpbLength(static_cast<uint32_t>(pcap_snapshot(w.handle)))) {
+    void* p = mmap(nullptr, static_cast<size_t>(sharedSlots) * sharedSlotBytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   kSharedFd, 0);
+    if (p != MAP_FAILED) {
+      w.shared = static_cast<uint8_t*>(p);
+      w.slotBytes = sharedSlotBytes;
+      w.slotCount = sharedSlots;
+      for (int i = sharedSlots - 1; i >= 0; i--) w.freeSlots.push_back(i);
+    }
+  }
+  if (sharedSlots > 0) close(kSharedFd);  // mapped or not: batches go through the channel without it
   {
     std::vector<uint8_t> ready(12);
     const int32_t head[3] = {pcap_datalink(w.handle), pcap_snapshot(w.handle), w.nano ? 1 : 0};
@@ -291,7 +391,7 @@ int main(int argc, char** argv) {
         pcap_close(w.handle);  // the parent is gone
         return 0;
       }
-      if (n > 0 && memchr(cmd, 'S', static_cast<size_t>(n)) != nullptr) stopping = true;
+      if (n > 0 && ParseCommands(&w, cmd, static_cast<size_t>(n))) stopping = true;
     }
     if (rc > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL))) {
       const bool afterCut = w.cutAtLimit;

@@ -11,13 +11,15 @@ import {
   type LiveCaptureOptions,
   type ResolvedCaptureOptions,
 } from './capture-options';
-import { fromNativeError } from './native-errors';
+import { fromNativeError, messageOf } from './native-errors';
 import { nativeAddon, workerExecutable } from './native-binding';
 import { FrameReader } from './frame-reader';
 import type { CaptureStats, PacketSource } from './packet-source';
 
 /** Frame types of the worker's channel, its stdout (native/src/capture-worker.cc). */
-const Frame = { Ready: 1, Error: 2, Batch: 3, Stats: 4, End: 5, Failed: 6 } as const;
+const Frame = { Ready: 1, Error: 2, Batch: 3, Stats: 4, End: 5, Failed: 6, Slot: 7 } as const;
+/** Shared slots of a capture without `batchPool`: each batch is copied out of its slot at once, which is handed back. */
+const SLOTS_WITHOUT_POOL = 3;
 
 const STATS_BYTES = 48;
 /** How long a failing capture waits for its consumer to take what was drained before it is destroyed. */
@@ -44,10 +46,13 @@ interface Opened {
  * then blocks and stops reading the kernel, whose ring fills and drops (counted in `stats().dropped`). Memory in
  * this process stays bounded by `highWaterMark × maxBatchBytes` plus one read of the channel.
  *
- * With `batchPool` > 0, batches come with `release()`, as from LiveCapture: each frame from the worker is copied
- * into one of a few reused buffers instead of a new one, so a consumer that releases its batches allocates nothing
- * per batch (and leaves the garbage collector nothing to do). With `onBatch`, batches go to that callback instead
- * of 'data' events (see LiveCaptureOptions).
+ * Batches travel through shared memory: the worker writes each into one of a few slots of a memfd both processes
+ * map and announces it on the channel; only while every slot is taken do batches go through the channel itself.
+ * With `batchPool` > 0 there are that many slots and batches come with `release()`, as from LiveCapture: a batch is
+ * a view of its slot, which goes back to the worker on release, so a consumer that releases its batches has them
+ * copied by nobody and allocates nothing per batch. Without a pool, each batch is copied out of its slot into a
+ * Buffer of its own and the slot goes back at once. With `onBatch`, batches go to that callback instead of 'data'
+ * events (see LiveCaptureOptions).
  *
  * Lifetime: `stop()` ends gracefully (the worker delivers what the kernel holds, then its final statistics);
  * `destroy()` kills the worker at once. If this process dies, the worker dies with it (parent-death signal and
@@ -71,10 +76,8 @@ export class IsolatedCapture extends Readable implements PacketSource {
   private batchesPaused = false;
   /** The channel's frames are delivered (with onBatch, from just after open() has resolved). */
   private framesStarted = false;
-  /** batchPool: the buffers not lent out, and every pool buffer by its memory (to recognise a pooled frame). */
-  private readonly freeSlots: Buffer[] = [];
-  private readonly slots = new Map<ArrayBufferLike, Buffer>();
-  private readonly slotBytes: number;
+  /** The slots shared with the worker (see the class comment). */
+  private readonly slotCount: number;
 
   private constructor(
     readonly options: ResolvedCaptureOptions,
@@ -82,6 +85,8 @@ export class IsolatedCapture extends Readable implements PacketSource {
     private readonly frames: FrameReader,
     opened: Opened,
     private readonly stderrTail: () => string,
+    private readonly shared: Buffer,
+    private readonly slotBytes: number,
   ) {
     super({ objectMode: true, highWaterMark: options.highWaterMark });
     this.linkType = opened.linkType;
@@ -90,17 +95,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
     this.warning = opened.warning;
     this.startedAtNs = BigInt(Date.now()) * 1_000_000n;
     this.pid = worker.pid ?? 0;
-    // A BATCH frame is its packet count, then the EPBs of a batch.
-    this.slotBytes = 4 + poolSlotBytes(options.maxBatchBytes, opened.snaplen);
-    for (let i = 0; i < options.batchPool; i++) {
-      const slot = Buffer.allocUnsafeSlow(this.slotBytes);
-      this.slots.set(slot.buffer, slot);
-      this.freeSlots.push(slot);
-    }
-    frames.allocate = (type, length) =>
-      type === Frame.Batch && length <= this.slotBytes && this.freeSlots.length > 0
-        ? this.freeSlots.pop()!
-        : Buffer.allocUnsafe(length);
+    this.slotCount = Math.floor(shared.length / slotBytes);
     frames.onFrame = (type, payload) => this.onFrame(type, payload);
     frames.onClose = () => this.onWorkerGone();
     frames.onBroken = (why) => {
@@ -141,20 +136,36 @@ export class IsolatedCapture extends Readable implements PacketSource {
     if (resolved.promiscuous) args.push('--promiscuous');
     if (!resolved.immediate) args.push('--buffered');
 
+    const slots = resolved.batchPool > 0 ? resolved.batchPool : SLOTS_WITHOUT_POOL;
+    const slotBytes = poolSlotBytes(resolved.maxBatchBytes, resolved.snaplen);
+    args.push('--shared-slots', String(slots), '--shared-slot-bytes', String(slotBytes));
+
     // The channel is a socket pair of our own rather than a stdio pipe, so that it can be read with one reused
     // buffer (net.Socket's onread): no 64 KiB chunk per read, no stream of chunks, each frame copied once.
     const [readFd, writeFd] = nativeAddon().socketPair();
+    let shared: { fd: number; buffer: Buffer };
+    try {
+      shared = nativeAddon().sharedMemory(slots * slotBytes);
+    } catch (err) {
+      closeSync(readFd);
+      closeSync(writeFd);
+      throw new CaptureFailedError(`cannot set up the capture worker's memory: ${messageOf(err)}`, {
+        cause: err,
+      });
+    }
     let worker: WorkerProcess;
     try {
       worker = spawn(workerExecutable(), args, {
-        stdio: ['pipe', writeFd, 'pipe'],
+        stdio: ['pipe', writeFd, 'pipe', shared.fd],
         env: {},
       }) as WorkerProcess;
     } catch (err) {
       closeSync(readFd);
       throw err;
     } finally {
-      closeSync(writeFd); // the worker has its own copy; ours would keep the channel open after it is gone
+      // the worker has its own copies; ours would keep the channel open after it is gone
+      closeSync(writeFd);
+      closeSync(shared.fd);
     }
     let stderr = '';
     worker.stderr.setEncoding('utf8');
@@ -193,7 +204,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
       frames.destroy();
       throw err;
     });
-    return new IsolatedCapture(resolved, worker, frames, opened, () => stderr);
+    return new IsolatedCapture(resolved, worker, frames, opened, () => stderr, shared.buffer, slotBytes);
   }
 
   /** The latest counters the worker reported (about once a second); after the end, the final ones. */
@@ -238,16 +249,22 @@ export class IsolatedCapture extends Readable implements PacketSource {
 
   private onFrame(type: number, payload: Buffer): void {
     switch (type) {
-      case Frame.Batch: {
-        if (this.destroyed) return;
-        const batch = this.toBatch(payload);
-        const { onBatch } = this.options;
-        if (onBatch === undefined) {
-          if (!this.push(batch)) this.frames.pause();
-        } else if (onBatch(batch) === false && !this.stopping) {
-          this.batchesPaused = true;
-          this.frames.pause();
+      case Frame.Batch:
+        // a BATCH frame is its packet count, then the EPBs of a batch
+        if (!this.destroyed) this.deliver({ count: payload.readUInt32LE(0), data: payload.subarray(4) });
+        return;
+      case Frame.Slot: {
+        const slot = payload.readUInt32LE(0);
+        const bytes = payload.readUInt32LE(8);
+        if (slot >= this.slotCount || bytes > this.slotBytes) {
+          this.worker.kill('SIGKILL');
+          void this.failAfterDrain(
+            `capture worker on ${this.options.device} announced a batch outside its memory`,
+          );
+          return;
         }
+        if (this.destroyed) return;
+        this.deliver(this.slotBatch(slot, payload.readUInt32LE(4), bytes));
         return;
       }
       case Frame.Stats:
@@ -271,12 +288,30 @@ export class IsolatedCapture extends Readable implements PacketSource {
     }
   }
 
-  private toBatch(payload: Buffer): PacketBatch {
-    const count = payload.readUInt32LE(0);
-    const data = payload.subarray(4);
-    const slot = this.slots.get(payload.buffer);
-    if (slot === undefined) return { count, data };
-    return pooledBatch(data, count, () => this.freeSlots.push(slot));
+  private deliver(batch: PacketBatch): void {
+    const { onBatch } = this.options;
+    if (onBatch === undefined) {
+      if (!this.push(batch)) this.frames.pause();
+    } else if (onBatch(batch) === false && !this.stopping) {
+      this.batchesPaused = true;
+      this.frames.pause();
+    }
+  }
+
+  /** A batch in shared slot `slot`: lent to the consumer (batchPool) or copied out, the slot handed back at once. */
+  private slotBatch(slot: number, count: number, bytes: number): PacketBatch {
+    const start = slot * this.slotBytes;
+    const data = this.shared.subarray(start, start + bytes);
+    if (this.options.batchPool > 0) return pooledBatch(data, count, () => this.handBack(slot));
+    const copy = Buffer.allocUnsafe(bytes);
+    data.copy(copy);
+    this.handBack(slot);
+    return { count, data: copy };
+  }
+
+  private handBack(slot: number): void {
+    const stdin = this.worker.stdin;
+    if (!stdin.destroyed && !stdin.writableEnded) stdin.write(Buffer.from([0x52, slot])); // 'R', slot
   }
 
   private onWorkerGone(): void {

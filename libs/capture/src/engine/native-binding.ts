@@ -79,6 +79,8 @@ export interface NativeAddon {
   libVersion(): string;
   /** A connected pair of close-on-exec UNIX stream sockets (a capture worker's channel). */
   socketPair(): [number, number];
+  /** A close-on-exec memfd of `bytes` bytes and a Buffer over its mapping (a capture worker's shared slots). */
+  sharedMemory(bytes: number): { fd: number; buffer: Buffer };
 }
 
 const ADDON_PATH = join('libs', 'capture', 'native', 'build', 'Release', 'pcap_capture.node');
