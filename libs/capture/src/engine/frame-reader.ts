@@ -18,19 +18,14 @@ export type WorkerExit = Pick<EventEmitter, 'once'>;
 
 /**
  * Reads the worker's channel and splits it into frames (type and length, then the payload). Headers and small
- * frames land in one reused read buffer, from which a payload is copied into a Buffer of its own size or the memory
- * `allocate` gives; once a large payload has begun, the socket reads the rest of it straight into that memory (a
- * batch of 1 MiB is then copied once, by the kernel, instead of twice). While paused, no frame is delivered and the channel is not read (the worker blocks once the socket is
- * full); the frames of the read that was under way wait here. The close is reported when the worker has exited and
- * its channel has ended, after every frame was delivered.
+ * frames land in one reused read buffer, from which a payload is copied into a Buffer of its own size; once a large
+ * payload has begun, the socket reads the rest of it straight into that Buffer (a batch of 1 MiB is then copied
+ * once, by the kernel, instead of twice). While paused, no frame is delivered and the channel is not read (the
+ * worker blocks once the socket is full); the frames of the read that was under way wait here. The close is
+ * reported when the worker has exited and its channel has ended, after every frame was delivered.
  */
 export class FrameReader {
   onFrame: (type: number, payload: Buffer) => void = () => undefined;
-  /**
-   * Memory for a frame's payload of `length` bytes: a Buffer of at least that size (the payload handed to
-   * onFrame is its first `length` bytes). By default a new Buffer of exactly that size.
-   */
-  allocate: (type: number, length: number) => Buffer = (_type, length) => Buffer.allocUnsafe(length);
   onClose: (code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
   onBroken: (why: string) => void = () => undefined;
 
@@ -141,8 +136,7 @@ export class FrameReader {
           this.onBroken(`a frame of ${length} bytes (at most ${MAX_FRAME_BYTES})`);
           return;
         }
-        const memory = this.allocate(this.frameType, length);
-        this.payload = memory.length === length ? memory : memory.subarray(0, length);
+        this.payload = Buffer.allocUnsafe(length);
         this.payloadLength = length;
         this.payloadFill = 0;
       }
