@@ -162,6 +162,33 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
     expect(new Set(keptSeqs).size).toBe(keptSeqs.length);
   });
 
+  it('lends batches from its shared slots for as long as its consumer hands them back', async () => {
+    const capture = await open('udp dst port 7112', { timeoutMs: 50, batchPool: 2 });
+    let packets = 0;
+    let lent = 0;
+    let throughChannel = 0;
+    const slotStarts = new Set<number>();
+    capture.on('data', (batch: PacketBatch) => {
+      packets += batch.count;
+      if (batch.release === undefined) throughChannel++;
+      else {
+        lent++;
+        slotStarts.add(batch.data.byteOffset);
+        batch.release();
+      }
+    });
+    // bursts far enough apart that each batch is handed back long before the next: every batch comes from a slot
+    for (let burst = 0; burst < 10; burst++) {
+      await sendUdp(net, net.a, net.b, { port: 7112, count: 30, gapUs: 0 });
+      await delay(150);
+    }
+    await capture.stop();
+    expect(packets).toBe(300);
+    expect(lent).toBeGreaterThanOrEqual(10);
+    expect(throughChannel).toBeLessThanOrEqual(1);
+    expect(slotStarts.size).toBeLessThanOrEqual(2);
+  });
+
   it('with onBatch, hands every batch to the callback, which can hold the worker off until resume()', async () => {
     const seqs: number[] = [];
     let calls = 0;

@@ -160,8 +160,10 @@ void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   if (w->used >= w->maxBatchBytes) pcap_breakloop(w->handle);
 }
 
-// Where a new batch goes: a free shared slot if there is one, else the channel's own buffer.
+// Where a new batch goes: the slot the last, empty, read left it, else a free shared slot if there is one, else the
+// channel's own buffer.
 void BeginBatch(Worker* w) {
+  if (w->slot >= 0) return;
   if (!w->freeSlots.empty()) {
     w->slot = w->freeSlots.back();
     w->freeSlots.pop_back();
