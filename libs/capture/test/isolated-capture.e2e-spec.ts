@@ -189,6 +189,23 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
     expect(slotStarts.size).toBeLessThanOrEqual(2);
   });
 
+  it('sends every batch through its channel when its slots would take more than 256 MiB', async () => {
+    // 64 slots of 8 MiB: over the 256 MiB the engine shares with a worker
+    const capture = await open('udp dst port 7113', { maxBatchBytes: 8 << 20, batchPool: 64 });
+    expect(readFileSync(`/proc/${capture.pid}/maps`, 'utf8')).not.toContain('pcap-capture-batches');
+    let packets = 0;
+    let lent = 0;
+    capture.on('data', (batch: PacketBatch) => {
+      packets += batch.count;
+      if (batch.release) lent++;
+    });
+    await sendUdp(net, net.a, net.b, { port: 7113, count: 200, gapUs: 0 });
+    const stats = await capture.stop();
+    expect(packets).toBe(200);
+    expect(stats.dropped).toBe(0);
+    expect(lent).toBe(0); // fresh Buffers, as while every slot is held
+  });
+
   it('with onBatch, hands every batch to the callback, which can hold the worker off until resume()', async () => {
     const seqs: number[] = [];
     let calls = 0;

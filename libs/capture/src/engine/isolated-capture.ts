@@ -11,7 +11,7 @@ import {
   type LiveCaptureOptions,
   type ResolvedCaptureOptions,
 } from './capture-options';
-import { fromNativeError, messageOf } from './native-errors';
+import { fromNativeError } from './native-errors';
 import { nativeAddon, workerExecutable } from './native-binding';
 import { FrameReader } from './frame-reader';
 import type { CaptureStats, PacketSource } from './packet-source';
@@ -20,6 +20,8 @@ import type { CaptureStats, PacketSource } from './packet-source';
 const Frame = { Ready: 1, Error: 2, Batch: 3, Stats: 4, End: 5, Failed: 6, Slot: 7 } as const;
 /** Shared slots of a capture without `batchPool`: each batch is copied out of its slot at once, which is handed back. */
 const SLOTS_WITHOUT_POOL = 3;
+/** Above this much shared memory per capture (a large pool of large batches), batches all go through the channel. */
+const MAX_SHARED_BYTES = 256 << 20;
 
 const STATS_BYTES = 48;
 /** How long a failing capture waits for its consumer to take what was drained before it is destroyed. */
@@ -47,7 +49,8 @@ interface Opened {
  * this process stays bounded by `highWaterMark × maxBatchBytes` plus one read of the channel.
  *
  * Batches travel through shared memory: the worker writes each into one of a few slots of a memfd both processes
- * map and announces it on the channel; only while every slot is taken do batches go through the channel itself.
+ * map and announces it on the channel; only while every slot is taken (or when there are none: more than 256 MiB
+ * of them, or no memfd) do batches go through the channel itself.
  * With `batchPool` > 0 there are that many slots and batches come with `release()`, as from LiveCapture: a batch is
  * a view of its slot, which goes back to the worker on release, so a consumer that releases its batches has them
  * copied by nobody and allocates nothing per batch. Without a pool, each batch is copied out of its slot into a
@@ -138,25 +141,16 @@ export class IsolatedCapture extends Readable implements PacketSource {
 
     const slots = resolved.batchPool > 0 ? resolved.batchPool : SLOTS_WITHOUT_POOL;
     const slotBytes = poolSlotBytes(resolved.maxBatchBytes, resolved.snaplen);
-    args.push('--shared-slots', String(slots), '--shared-slot-bytes', String(slotBytes));
+    const shared = sharedMemory(slots * slotBytes);
+    if (shared) args.push('--shared-slots', String(slots), '--shared-slot-bytes', String(slotBytes));
 
     // The channel is a socket pair of our own rather than a stdio pipe, so that it can be read with one reused
     // buffer (net.Socket's onread): no 64 KiB chunk per read, no stream of chunks, each frame copied once.
     const [readFd, writeFd] = nativeAddon().socketPair();
-    let shared: { fd: number; buffer: Buffer };
-    try {
-      shared = nativeAddon().sharedMemory(slots * slotBytes);
-    } catch (err) {
-      closeSync(readFd);
-      closeSync(writeFd);
-      throw new CaptureFailedError(`cannot set up the capture worker's memory: ${messageOf(err)}`, {
-        cause: err,
-      });
-    }
     let worker: WorkerProcess;
     try {
       worker = spawn(workerExecutable(), args, {
-        stdio: ['pipe', writeFd, 'pipe', shared.fd],
+        stdio: shared ? ['pipe', writeFd, 'pipe', shared.fd] : ['pipe', writeFd, 'pipe'],
         env: {},
       }) as WorkerProcess;
     } catch (err) {
@@ -165,7 +159,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
     } finally {
       // the worker has its own copies; ours would keep the channel open after it is gone
       closeSync(writeFd);
-      closeSync(shared.fd);
+      if (shared) closeSync(shared.fd);
     }
     let stderr = '';
     worker.stderr.setEncoding('utf8');
@@ -204,7 +198,15 @@ export class IsolatedCapture extends Readable implements PacketSource {
       frames.destroy();
       throw err;
     });
-    return new IsolatedCapture(resolved, worker, frames, opened, () => stderr, shared.buffer, slotBytes);
+    return new IsolatedCapture(
+      resolved,
+      worker,
+      frames,
+      opened,
+      () => stderr,
+      shared?.buffer ?? Buffer.alloc(0),
+      slotBytes,
+    );
   }
 
   /** The latest counters the worker reported (about once a second); after the end, the final ones. */
@@ -341,6 +343,19 @@ export class IsolatedCapture extends Readable implements PacketSource {
   private settleStop(): void {
     this.resolveStopped?.(this.stats());
     this.resolveStopped = undefined;
+  }
+}
+
+/**
+ * The worker's shared slots, or none when the memory cannot be had (then every batch goes through the channel, as
+ * while all slots are held: slower, otherwise the same).
+ */
+function sharedMemory(bytes: number): { fd: number; buffer: Buffer } | undefined {
+  if (bytes > MAX_SHARED_BYTES) return undefined;
+  try {
+    return nativeAddon().sharedMemory(bytes);
+  } catch {
+    return undefined;
   }
 }
 
