@@ -332,7 +332,7 @@ describe('IsolatedCapture: one capture per worker process (real kernel)', () => 
     const sockets = (pid: number | 'self'): string[] =>
       links(pid).filter((link) => link.startsWith('socket:'));
     const memfds = (pid: number | 'self'): string[] =>
-      links(pid).filter((link) => link.includes('pcap-capture'));
+      links(pid).filter((link) => link.startsWith('/memfd:pcap-capture-batches'));
     const before = sockets('self').length;
     const a = await open('udp dst port 7107');
     const b = await open('udp dst port 7108');
