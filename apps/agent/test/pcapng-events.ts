@@ -1,5 +1,5 @@
 /** Reads a captured pcapng stream back with `@pcap/capture`'s reader: control messages and the final statistics. */
-import { readPcapng, type ControlMessage, type PcapngStatisticsEvent } from '@pcap/capture';
+import { packetsOf, readPcapng, type ControlMessage, type PcapngStatisticsEvent } from '@pcap/capture';
 
 export interface StreamSummary {
   readonly messages: ControlMessage[];
@@ -17,4 +17,17 @@ export async function summarize(data: Buffer): Promise<StreamSummary> {
   }
   const lastBlockType = data.readUInt32LE(data.length - data.readUInt32LE(data.length - 4));
   return { messages, statistics, lastBlockType };
+}
+
+/** UDP payload offset in captured Ethernet frames (no IP options); test traffic puts a sequence number there. */
+const UDP_PAYLOAD = 14 + 20 + 8;
+
+/** Sequence numbers of the test traffic's UDP packets in a pcapng stream, in stream order. */
+export async function udpSequences(data: Buffer): Promise<number[]> {
+  const seqs: number[] = [];
+  for await (const event of readPcapng([data])) {
+    if (event.type !== 'packets') continue;
+    for (const p of packetsOf(event.data)) seqs.push(p.data.readUInt32BE(UDP_PAYLOAD));
+  }
+  return seqs;
 }

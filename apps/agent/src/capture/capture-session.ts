@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 
 import {
   BoundedPacketQueue,
@@ -54,14 +54,15 @@ export interface CaptureSessionOptions {
   readonly gcPacer?: GcPacer;
 }
 
-/** What waits for the reader: a run of EPBs (`count` > 0) or a block that is never discarded. */
+/**
+ * What waits for the reader: a run of EPBs (`count` > 0) or a block that is never discarded. `release` (a batch
+ * lent from the engine's reusable buffers) runs once its bytes are no longer needed: written, discarded or cut off.
+ */
 interface Item {
   readonly data: Buffer;
   readonly count: number;
+  readonly release?: () => void;
 }
-
-/** Bytes the output stream itself buffers before asking the queue for more. */
-const OUTPUT_CHUNK = 64 * 1024;
 
 /**
  * One running capture and its pcapng byte stream: SHB and IDB first, then the engine's EPB batches (interface 0,
@@ -73,11 +74,14 @@ const OUTPUT_CHUNK = 64 * 1024;
  * when discarding starts and one with the count when the reader has caught up to `lowWatermark`. Messages and
  * statistics are never discarded.
  *
- * Lifetime: `stop()` ends gracefully (kernel drained, statistics written, output ended once read); a destroyed
- * output (the reader went away) aborts the capture at once. `finished` resolves in every case, never rejects.
+ * The output is written with a callback per chunk ({@link pipeTo}), so a batch lent by the engine (`batchPool`)
+ * goes back to it once the response has taken its bytes: the agent then neither copies nor allocates per batch.
+ *
+ * Lifetime: `stop()` ends gracefully (kernel drained, statistics written, output ended once written); an output
+ * that closes early (the reader went away) aborts the capture at once. `finished` resolves in every case, never
+ * rejects.
  */
 export class CaptureSession {
-  readonly output: Readable;
   readonly finished: Promise<SessionStats>;
   readonly startedAtNs: bigint;
 
@@ -88,9 +92,12 @@ export class CaptureSession {
   private bytesSeen = 0;
   private limitHit = false;
   private ending: Promise<void> | undefined;
+  private output: Writable | undefined;
+  /** The output closed (ended or destroyed): nothing more is written. */
+  private outputClosed = false;
   /** All blocks are queued; the output ends once the queue is empty. */
   private closing = false;
-  /** The output asked for data (`_read`) and has not been refused a push since. */
+  /** The output takes more without buffering beyond its high-water mark (its last write() returned true). */
   private wanted = false;
   private pumping = false;
   private eof = false;
@@ -100,6 +107,7 @@ export class CaptureSession {
   private finalMessage: ControlMessage | undefined;
   private resolveFinished!: (stats: SessionStats) => void;
   private done = false;
+  private aborted = false;
 
   constructor(private readonly opts: CaptureSessionOptions) {
     this.startedAtNs = opts.live.startedAtNs;
@@ -118,13 +126,6 @@ export class CaptureSession {
         }),
       onReadable: () => this.pump(),
     });
-    this.output = new Readable({
-      read: () => {
-        this.wanted = true;
-        this.pump();
-      },
-      highWaterMark: OUTPUT_CHUNK,
-    });
     this.control(encodeSectionHeader({ userAppl: opts.userAppl }));
     this.control(
       encodeInterfaceDescription({
@@ -135,9 +136,6 @@ export class CaptureSession {
         filter: opts.filter === '' ? undefined : opts.filter,
       }),
     );
-    this.output.once('close', () => {
-      if (!this.done) this.abort();
-    });
     opts.live.on('data', (batch: PacketBatch) => this.onBatch(batch));
     opts.live.once('error', (err: Error) => {
       this.reason = 'INSTANCE_UNAVAILABLE';
@@ -160,6 +158,36 @@ export class CaptureSession {
   }
 
   /**
+   * Starts writing the pcapng stream into `output` (once): every block queued so far, then the rest as it comes,
+   * as fast as `output` takes it (its write() result and 'drain'); `output` is ended after the statistics. If it
+   * closes before that (the reader went away), the capture is aborted.
+   *
+   * A lent batch is released in the write's callback, so `output` must be done with a chunk's bytes when it calls
+   * back: true of Node's sockets and HTTP responses (the bytes have gone to the kernel, encrypted by TLS on the
+   * way), not of a stream that keeps chunks after its callback (a PassThrough).
+   */
+  pipeTo(output: Writable): void {
+    if (this.output !== undefined) throw new Error('the session already has an output');
+    this.output = output;
+    if (this.aborted) {
+      output.destroy();
+      return;
+    }
+    output.on('drain', () => {
+      this.wanted = true;
+      this.pump();
+    });
+    output.once('close', () => {
+      this.outputClosed = true;
+      if (!this.done) this.abort();
+    });
+    // A failed write also closes the output; without a listener the 'error' event would be thrown.
+    output.on('error', () => undefined);
+    this.wanted = true;
+    this.pump();
+  }
+
+  /**
    * Graceful stop: the engine drains what the kernel holds, then a message of `type` and the statistics are
    * queued and the output ends once read. Idempotent; resolves when the capture has closed.
    */
@@ -179,48 +207,57 @@ export class CaptureSession {
   /** Immediate stop without statistics (the reader is gone or the drain timed out). */
   abort(): void {
     if (this.done) return;
+    this.aborted = true;
     this.reason = 'CLIENT_GONE';
     clearTimeout(this.timer);
     this.opts.live.destroy();
-    this.output.destroy();
+    this.output?.destroy();
     this.settle();
   }
 
   private onBatch(batch: PacketBatch): void {
-    if (this.done) return;
-    this.opts.gcPacer?.account(batch.data.length);
+    if (this.done) {
+      batch.release?.();
+      return;
+    }
+    // A lent batch is no new memory: only copies count towards the next collection.
+    if (batch.release === undefined) this.opts.gcPacer?.account(batch.data.length);
     this.delivered += batch.count;
     if (this.limitHit) {
       this.beyondLimit += batch.count;
+      batch.release?.();
       return;
     }
     const kept = this.applyLimits(batch);
     this.beyondLimit += batch.count - kept.count;
-    if (kept.count > 0) this.queue.offer(kept);
+    // not queued (none left under the limit, or discarded while the reader is behind): the engine can have it back
+    if (kept.count === 0 || !this.queue.offer(kept)) batch.release?.();
     if (this.limitHit) void this.stop('LIMIT_REACHED', this.limitText(), { limit: this.limitName() });
   }
 
   /**
-   * Moves queued blocks into the output while it wants data, so that what the reader has not taken stays in the
+   * Moves queued blocks into the output while it takes them, so that what the reader has not taken stays in the
    * bounded queue; ends the output once everything is out.
    */
   private pump(): void {
     // shift() can end a congestion episode, whose message is queued and pumped from inside shift(): a nested pump
-    // would push it before the item the outer loop holds. The outer loop delivers it anyway.
-    if (this.output.destroyed || this.pumping) return;
+    // would write it before the item the outer loop holds. The outer loop delivers it anyway.
+    const output = this.output;
+    if (output === undefined || this.outputClosed || this.pumping) return;
     this.pumping = true;
     try {
       while (this.wanted) {
         const item = this.queue.shift();
         if (item === undefined) break;
-        this.wanted = this.output.push(item.data);
+        const release = item.release;
+        this.wanted = output.write(item.data, release === undefined ? undefined : () => release());
       }
     } finally {
       this.pumping = false;
     }
     if (this.closing && this.queue.length === 0 && !this.eof) {
       this.eof = true;
-      this.output.push(null);
+      output.end();
     }
   }
 
@@ -242,7 +279,9 @@ export class CaptureSession {
       if (length < EPB_OVERHEAD) break;
     }
     if (n < batch.count || (maxPackets !== undefined && this.packetsSeen >= maxPackets)) this.limitHit = true;
-    return n === batch.count ? batch : { data: batch.data.subarray(0, off), count: n };
+    return n === batch.count
+      ? batch
+      : { data: batch.data.subarray(0, off), count: n, release: batch.release };
   }
 
   private limitName(): 'packets' | 'bytes' {
@@ -271,14 +310,14 @@ export class CaptureSession {
   }
 
   private message(type: ControlMessageType, text: string, fields?: ControlMessageFields): void {
-    if (this.done || this.closing || this.output.destroyed) return;
+    if (this.done || this.closing || this.outputClosed) return;
     this.control(encodeControlMessage(this.toMessage(type, text, fields)));
   }
 
   private finish(): void {
     if (this.done) return;
     clearTimeout(this.timer);
-    if (!this.output.destroyed) {
+    if (!this.outputClosed) {
       if (this.finalMessage) this.control(encodeControlMessage(this.finalMessage));
       const kernel = this.opts.live.stats();
       const now = nowNs();

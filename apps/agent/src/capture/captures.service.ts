@@ -20,6 +20,12 @@ import { CaptureSession } from './capture-session';
 
 export const AGENT_VERSION = '0.1.0';
 
+/**
+ * Reusable batch buffers per capture (the engine's `batchPool`; shared with the worker process): one being written
+ * to the response, the next ones waiting for it. While all are lent, batches come as copies, as without a pool.
+ */
+const LENT_BATCHES = 4;
+
 /** Who asked: for logs and for excluding the agent's own connection from host captures. */
 export interface CaptureContext {
   readonly requestId: string;
@@ -62,7 +68,7 @@ export class CapturesService implements BeforeApplicationShutdown {
 
   /**
    * Starts a capture. Throws AgentDrainingError, CaptureLimitError, a target error or an engine error; nothing
-   * stays open when it throws. The caller must consume or destroy `session.output`.
+   * stays open when it throws. The caller must give the session its output (`pipeTo`) or abort it.
    */
   async start(request: CaptureRequest, ctx: CaptureContext): Promise<CaptureSession> {
     if (this.draining) throw new AgentDrainingError('the agent is shutting down');
@@ -85,6 +91,8 @@ export class CapturesService implements BeforeApplicationShutdown {
         bufferSize: request.bufferSize,
         immediate: this.config.capture.immediate,
         timeoutMs: this.config.capture.block_timeout_ms,
+        // Batches are lent to the session until the response has written them, then reused: no copy, no allocation.
+        batchPool: LENT_BATCHES,
       };
       // By default one worker process per capture: a fault in it ends that capture only, never the agent or others.
       const live: PacketSource =

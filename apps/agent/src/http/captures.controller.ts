@@ -33,16 +33,16 @@ export class CapturesController {
           ? { address: socket.remoteAddress, localPort: socket.localPort }
           : undefined,
     });
-    // The client going away is not an error: the session aborts when its output is destroyed.
-    reply.raw.once('close', () => {
-      if (!session.output.readableEnded) session.output.destroy();
+    // The session writes the response itself, with a callback per chunk (it lends the engine's batches to it):
+    // Fastify sends nothing more. The client going away is not an error: the session aborts when the response
+    // closes early.
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      'content-type': PCAPNG_MEDIA_TYPE,
+      'x-capture-id': session.id,
+      'x-vcap-request-id': requestId,
     });
-    await reply
-      .status(200)
-      .header('content-type', PCAPNG_MEDIA_TYPE)
-      .header('x-capture-id', session.id)
-      .header('x-vcap-request-id', requestId)
-      .send(session.output);
+    session.pipeTo(reply.raw);
   }
 
   /** Explicit stop: the capture's stream drains and ends with statistics. */
