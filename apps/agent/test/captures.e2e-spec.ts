@@ -7,6 +7,7 @@ import {
   type ClientHttp2Stream,
   type IncomingHttpHeaders,
 } from 'node:http2';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -178,6 +179,53 @@ describe('agent captures over HTTP/2 mTLS on a simulated cell', () => {
     const rows = tsharkFields(file, ['ip.src', 'ip.dst', 'frame.interface_name'], 'udp');
     expect(rows).toHaveLength(12);
     expect(new Set(rows.map((r) => r.join(' ')))).toEqual(new Set(['127.0.0.1 127.0.0.1 lo']));
+    await waitForIdle();
+  });
+
+  it('streams a capture to an HTTP/1.1 client over the same mTLS port', async () => {
+    const response = new Promise<{ status: number; version: string; id: string; body: Promise<Buffer> }>(
+      (resolve, reject) => {
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port: agent.port,
+            method: 'POST',
+            path: '/captures',
+            headers: { 'content-type': 'application/json' },
+            servername: 'localhost',
+            ca: certs.read('ca.crt'),
+            ...certs.client('api-client'),
+            agent: false,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            resolve({
+              status: res.statusCode ?? 0,
+              version: res.httpVersion,
+              id: String(res.headers['x-capture-id']),
+              body: new Promise((done, fail) => {
+                res.once('end', () => done(Buffer.concat(chunks)));
+                res.once('error', fail);
+              }),
+            });
+          },
+        );
+        req.on('error', reject);
+        req.end(
+          JSON.stringify({ target: { app_guid: APP_1, instance_guid: c1.handle }, filter: 'udp port 7104' }),
+        );
+      },
+    );
+    const { status, version, id, body } = await response;
+    expect([status, version]).toEqual([200, '1.1']);
+    await cell.sendUdpTo(c1, { port: 7104, count: 3000, size: 200, gapUs: 0 });
+    await request(session, 'DELETE', `/captures/${id}`);
+    const data = await body;
+    expect(await udpSequences(data)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    const { statistics, lastBlockType } = await summarize(data);
+    expect(lastBlockType).toBe(5);
+    expect(statistics[0]).toMatchObject({ ifDrop: 0n, osDrop: 0n, usrDeliv: 3000n });
     await waitForIdle();
   });
 
