@@ -130,6 +130,14 @@ export class PcapngMerge extends Readable {
   /** Output interface id → if_tsresol. */
   private readonly outTsresol: number[] = [];
   private wantData = false;
+  /**
+   * Inputs must be read before the next release step: set at the start of a pass and when an input ran out of
+   * queued data or fell below its read-ahead bound. While every input still has queued packets, reading more
+   * changes no release decision, so a pass releasing one packet at a time does not poll every input per packet.
+   */
+  private refill = true;
+  /** The clock as of the last read of the inputs (one pass takes no measurable time). */
+  private passNow = 0;
   private pumping = false;
   private repump = false;
   private headerWritten = false;
@@ -251,8 +259,12 @@ export class PcapngMerge extends Readable {
       this.emitBytes(encodeSectionHeader(this.section));
     }
     let progressed = false;
+    this.refill = true;
     while (this.wantData && !this.finished) {
-      this.readInputs();
+      if (this.refill) {
+        this.refill = false;
+        this.readInputs();
+      }
       // An input left half-read because the output filled up must not look empty (or idle) to release().
       if (!this.wantData) break;
       progressed = this.release();
@@ -270,6 +282,7 @@ export class PcapngMerge extends Readable {
 
   private readInputs(): void {
     const now = this.now();
+    this.passNow = now;
     for (const input of this.inputs) {
       this.noteActivity(input, now);
       while (
@@ -422,6 +435,7 @@ export class PcapngMerge extends Readable {
         progressed = true;
         first = input.queue[0];
       }
+      if (first === undefined) this.refill = true;
       this.updateHead(input);
     }
 
@@ -442,7 +456,7 @@ export class PcapngMerge extends Readable {
     let boundLo = Infinity;
     let blocked = false;
     let full = false;
-    const now = this.now();
+    const now = this.passNow;
     for (const input of this.inputs) {
       if (input.bufferedBytes >= this.maxBytes || input.bufferedPackets >= this.maxPackets) full = true;
       if (input === cand) continue;
@@ -493,11 +507,13 @@ export class PcapngMerge extends Readable {
     }
     run.off = off;
     this.emitRange(data, start, off);
+    if (input.bufferedBytes >= this.maxBytes || input.bufferedPackets >= this.maxPackets) this.refill = true;
     input.bufferedBytes -= off - start;
     input.bufferedPackets -= released;
     this.counters.packets += released;
     if (forced) this.counters.forcedPackets += released;
     if (run.remaining === 0) input.queue.shift();
+    if (input.queue.length === 0) this.refill = true;
     this.updateHead(input);
   }
 
