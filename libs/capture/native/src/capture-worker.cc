@@ -13,8 +13,7 @@
 //   5 END     STATS payload (graceful stop done; exit status 0)
 //   6 FAILED  STATS payload, then the read error text (the device went away; exit status 1)
 //   7 SLOT    u32 slot, u32 packet count, u32 bytes: a batch written into shared slot `slot` (see below)
-// stdin carries commands: 'S' stops gracefully (what the kernel holds is delivered, then END); 'R' and one byte k
-// hands shared slot k back. End of file on
+// stdin carries commands: 'S' stops gracefully (what the kernel holds is delivered, then END). End of file on
 // stdin means the parent is gone: the worker closes the capture and exits. So does the parent's death
 // (PR_SET_PDEATHSIG). SIGINT/SIGTERM request a graceful stop, like 'S', so that a signal sent to the whole
 // process group lets the captures drain instead of cutting them.
@@ -23,10 +22,13 @@
 // worker stops reading the kernel and the kernel drops (counted in ps_drop). Memory is bounded by the channel and
 // one batch of at most --max-batch-bytes plus one packet.
 //
-// Shared slots (--shared-slots): fd 3 is shared memory of N slots of B bytes each (the parent maps it too). A batch
-// is written straight into a free slot and announced by a SLOT frame, so that its bytes do not travel through the
-// channel (no copy into the socket, none out of it); the slot is the parent's until it sends 'R' k. While no slot is
-// free (the parent's consumer holds them all), batches go as BATCH frames through the channel as without slots, so
+// Shared slots (--shared-slots): fd 3 is shared memory both processes map: a 4096-byte header of N u32 ownership
+// flags, then N slots of B bytes each. A batch is written straight into a free slot and announced by a SLOT frame,
+// so that its bytes do not travel through the channel (no copy into the socket, none out of it). Flag k is 1 while
+// slot k is the worker's: the worker clears it when it takes the slot for a batch, and the parent sets it again
+// (an atomic store) when it is done with the batch, so handing a slot back costs no system call on either side and
+// does not wake the worker; the worker looks at the flags when it starts a batch. While no slot is free (the
+// parent's consumer holds them all), batches go as BATCH frames through the channel as without slots, so
 // backpressure works as before. A slot must hold --max-batch-bytes plus the largest packet; if it cannot, slots are
 // not used.
 //
@@ -38,9 +40,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,7 +68,8 @@ using pcapcf::OpenResult;
 
 enum FrameType : uint32_t { kReady = 1, kError = 2, kBatch = 3, kStats = 4, kEnd = 5, kFailed = 6, kSlot = 7 };
 constexpr int kSharedFd = 3;
-constexpr int kMaxSlots = 256;  // a slot's number is one byte of the 'R' command
+constexpr int kMaxSlots = 256;
+constexpr size_t kSlotHeaderBytes = 4096;  // the slots' ownership flags (u32 each), then the slots
 constexpr size_t kBatchHead = 12;  // a BATCH frame's header and packet count, before the EPBs
 
 volatile sig_atomic_t g_stopSignal = 0;
@@ -81,12 +86,11 @@ struct Worker {
   int slot = -1;
   size_t used = 0;
   int packets = 0;
-  // Shared slots: the mapping, its slot size, and which slots the parent has handed back.
+  // Shared slots: the ownership flags (1 = the worker's), the first slot, the slot size.
+  uint32_t* slotFree = nullptr;
   uint8_t* shared = nullptr;
   size_t slotBytes = 0;
   int slotCount = 0;
-  std::vector<int> freeSlots;
-  bool pendingRelease = false;  // an 'R' was read, its slot number comes with the next read
   bool cutAtLimit = false;  // the last Collect() stopped inside a kernel block because the batch was full
   uint64_t delivered = 0;
   uint64_t batches = 0;
@@ -108,10 +112,19 @@ void WriteAll(const void* data, size_t length) {
   }
 }
 
+// A small frame (SLOT, STATS, READY) goes out in one write(2), so that the parent reads it whole: one wake-up and
+// one read callback per batch instead of two when it reads between the header and the payload.
 void WriteFrame(uint32_t type, const void* payload, size_t length) {
   const uint32_t head[2] = {type, static_cast<uint32_t>(length)};
+  uint8_t frame[256];
+  if (length <= sizeof frame - sizeof head) {
+    memcpy(frame, head, sizeof head);
+    if (length > 0) memcpy(frame + sizeof head, payload, length);
+    WriteAll(frame, sizeof head + length);
+    return;
+  }
   WriteAll(head, sizeof head);
-  if (length > 0) WriteAll(payload, length);
+  WriteAll(payload, length);
 }
 
 void WriteText(uint32_t type, const std::string& a, const std::string& b) {
@@ -164,16 +177,18 @@ void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
 // channel's own buffer.
 void BeginBatch(Worker* w) {
   if (w->slot >= 0) return;
-  if (!w->freeSlots.empty()) {
-    w->slot = w->freeSlots.back();
-    w->freeSlots.pop_back();
-    w->out = w->shared + static_cast<size_t>(w->slot) * w->slotBytes;
-    w->outCapacity = w->slotBytes;
-  } else {
-    w->slot = -1;
-    w->out = w->batch.data() + kBatchHead;
-    w->outCapacity = w->batch.size() - kBatchHead;
+  for (int i = 0; i < w->slotCount; i++) {
+    // acquire: the parent's reads of the slot happened before it set the flag, so writing into it is safe now
+    if (__atomic_load_n(&w->slotFree[i], __ATOMIC_ACQUIRE) == 1) {
+      __atomic_store_n(&w->slotFree[i], 0, __ATOMIC_RELAXED);
+      w->slot = i;
+      w->out = w->shared + static_cast<size_t>(i) * w->slotBytes;
+      w->outCapacity = w->slotBytes;
+      return;
+    }
   }
+  w->out = w->batch.data() + kBatchHead;
+  w->outCapacity = w->batch.size() - kBatchHead;
 }
 
 // Reads what the kernel has ready into the batch, after what it already holds, up to maxBatchBytes. Returns the
@@ -218,7 +233,7 @@ int Send(Worker* w) {
     w->delivered += static_cast<uint64_t>(packets);
     w->batches++;
   } else if (w->slot >= 0) {
-    w->freeSlots.push_back(w->slot);  // an empty batch keeps its slot
+    __atomic_store_n(&w->slotFree[w->slot], 1, __ATOMIC_RELEASE);  // an empty batch gives its slot up again
     w->slot = -1;
   }
   w->used = 0;
@@ -226,27 +241,8 @@ int Send(Worker* w) {
   return packets;
 }
 
-// Commands from the parent: 'S' (graceful stop) and 'R' k (slot k handed back). Returns whether a stop was asked.
-bool ParseCommands(Worker* w, const char* cmd, size_t n) {
-  bool stop = false;
-  for (size_t i = 0; i < n; i++) {
-    const unsigned char c = static_cast<unsigned char>(cmd[i]);
-    if (w->pendingRelease) {
-      w->pendingRelease = false;
-      const int slot = c;
-      // a slot the parent does not hold (never sent, or handed back twice) is ignored
-      if (slot < w->slotCount && slot != w->slot &&
-          std::find(w->freeSlots.begin(), w->freeSlots.end(), slot) == w->freeSlots.end()) {
-        w->freeSlots.push_back(slot);
-      }
-    } else if (c == 'R') {
-      w->pendingRelease = true;
-    } else if (c == 'S') {
-      stop = true;
-    }
-  }
-  return stop;
-}
+// Commands from the parent: 'S' (graceful stop). Returns whether a stop was asked.
+bool ParseCommands(const char* cmd, size_t n) { return memchr(cmd, 'S', n) != nullptr; }
 
 int CollectAndSend(Worker* w) {
   Collect(w);
@@ -351,13 +347,18 @@ int main(int argc, char** argv) {
   w.batch.resize(256 * 1024);  // grows with the load, up to maxBatchBytes plus one packet
   if (sharedSlots > 0 && sharedSlots <= kMaxSlots &&
       sharedSlotBytes >= w.maxBatchBytes + EpbLength(static_cast<uint32_t>(pcap_snapshot(w.handle)))) {
-    void* p = mmap(nullptr, static_cast<size_t>(sharedSlots) * sharedSlotBytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   kSharedFd, 0);
+    const size_t bytes = kSlotHeaderBytes + static_cast<size_t>(sharedSlots) * sharedSlotBytes;
+    struct stat st {};
+    // a shorter memory would fault (SIGBUS) on the first write past its end
+    void* p = fstat(kSharedFd, &st) == 0 && static_cast<size_t>(st.st_size) >= bytes
+                  ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, kSharedFd, 0)
+                  : MAP_FAILED;
     if (p != MAP_FAILED) {
-      w.shared = static_cast<uint8_t*>(p);
+      w.slotFree = static_cast<uint32_t*>(p);
+      w.shared = static_cast<uint8_t*>(p) + kSlotHeaderBytes;
       w.slotBytes = sharedSlotBytes;
       w.slotCount = sharedSlots;
-      for (int i = sharedSlots - 1; i >= 0; i--) w.freeSlots.push_back(i);
+      for (int i = 0; i < sharedSlots; i++) __atomic_store_n(&w.slotFree[i], 1, __ATOMIC_RELEASE);
     }
   }
   if (sharedSlots > 0) close(kSharedFd);  // mapped or not: batches go through the channel without it
@@ -393,7 +394,7 @@ int main(int argc, char** argv) {
         pcap_close(w.handle);  // the parent is gone
         return 0;
       }
-      if (n > 0 && ParseCommands(&w, cmd, static_cast<size_t>(n))) stopping = true;
+      if (n > 0 && ParseCommands(cmd, static_cast<size_t>(n))) stopping = true;
     }
     if (rc > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL))) {
       const bool afterCut = w.cutAtLimit;

@@ -20,6 +20,11 @@ import type { CaptureStats, PacketSource } from './packet-source';
 const Frame = { Ready: 1, Error: 2, Batch: 3, Stats: 4, End: 5, Failed: 6, Slot: 7 } as const;
 /** Shared slots of a capture without `batchPool`: each batch is copied out of its slot at once, which is handed back. */
 const SLOTS_WITHOUT_POOL = 3;
+/**
+ * The shared memory starts with one u32 ownership flag per slot (1 = the worker's; native/src/capture-worker.cc),
+ * then the slots from the next page.
+ */
+const SLOT_HEADER_BYTES = 4096;
 /** Above this much shared memory per capture (a large pool of large batches), batches all go through the channel. */
 const MAX_SHARED_BYTES = 256 << 20;
 
@@ -52,7 +57,8 @@ interface Opened {
  * map and announces it on the channel; only while every slot is taken (or when there are none: more than 256 MiB
  * of them, or no memfd) do batches go through the channel itself.
  * With `batchPool` > 0 there are that many slots and batches come with `release()`, as from LiveCapture: a batch is
- * a view of its slot, which goes back to the worker on release, so a consumer that releases its batches has them
+ * a view of its slot, which goes back to the worker on release (an atomic store into the slot's ownership flag in
+ * the same memory: no system call, the worker is not woken), so a consumer that releases its batches has them
  * copied by nobody and allocates nothing per batch. Without a pool, each batch is copied out of its slot into a
  * Buffer of its own and the slot goes back at once. With `onBatch`, batches go to that callback instead of 'data'
  * events (see LiveCaptureOptions).
@@ -81,6 +87,8 @@ export class IsolatedCapture extends Readable implements PacketSource {
   private framesStarted = false;
   /** The slots shared with the worker (see the class comment). */
   private readonly slotCount: number;
+  /** Their ownership flags: storing 1 hands a slot back to the worker. */
+  private readonly slotFree: Int32Array;
 
   private constructor(
     readonly options: ResolvedCaptureOptions,
@@ -98,7 +106,9 @@ export class IsolatedCapture extends Readable implements PacketSource {
     this.warning = opened.warning;
     this.startedAtNs = BigInt(Date.now()) * 1_000_000n;
     this.pid = worker.pid ?? 0;
-    this.slotCount = Math.floor(shared.length / slotBytes);
+    this.slotCount =
+      shared.length > SLOT_HEADER_BYTES ? Math.floor((shared.length - SLOT_HEADER_BYTES) / slotBytes) : 0;
+    this.slotFree = new Int32Array(shared.buffer, shared.byteOffset, this.slotCount);
     frames.onFrame = (type, payload) => this.onFrame(type, payload);
     frames.onClose = () => this.onWorkerGone();
     frames.onBroken = (why) => {
@@ -141,7 +151,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
 
     const slots = resolved.batchPool > 0 ? resolved.batchPool : SLOTS_WITHOUT_POOL;
     const slotBytes = poolSlotBytes(resolved.maxBatchBytes, resolved.snaplen);
-    const shared = sharedMemory(slots * slotBytes);
+    const shared = sharedMemory(SLOT_HEADER_BYTES + slots * slotBytes);
     if (shared) args.push('--shared-slots', String(slots), '--shared-slot-bytes', String(slotBytes));
 
     // The channel is a socket pair of our own rather than a stdio pipe, so that it can be read with one reused
@@ -302,7 +312,7 @@ export class IsolatedCapture extends Readable implements PacketSource {
 
   /** A batch in shared slot `slot`: lent to the consumer (batchPool) or copied out, the slot handed back at once. */
   private slotBatch(slot: number, count: number, bytes: number): PacketBatch {
-    const start = slot * this.slotBytes;
+    const start = SLOT_HEADER_BYTES + slot * this.slotBytes;
     const data = this.shared.subarray(start, start + bytes);
     if (this.options.batchPool > 0) return pooledBatch(data, count, () => this.handBack(slot));
     const copy = Buffer.allocUnsafe(bytes);
@@ -311,9 +321,12 @@ export class IsolatedCapture extends Readable implements PacketSource {
     return { count, data: copy };
   }
 
+  /**
+   * The slot is the worker's again: it sees the flag when it starts its next batch (no system call, no wake-up).
+   * Atomics.store is sequentially consistent, so every read of the slot's bytes here happened before.
+   */
   private handBack(slot: number): void {
-    const stdin = this.worker.stdin;
-    if (!stdin.destroyed && !stdin.writableEnded) stdin.write(Buffer.from([0x52, slot])); // 'R', slot
+    Atomics.store(this.slotFree, slot, 1);
   }
 
   private onWorkerGone(): void {
