@@ -93,19 +93,28 @@ describe('CaptureSession lends the engine batches to its output (real kernel)', 
     ['in process', (o) => Promise.resolve(LiveCapture.open(o))],
   ];
 
+  /** A capture of UDP to `port` on b, in batches of at most 64 KiB from a pool of `batchPool` buffers. */
+  function captureUdp(
+    open: (o: LiveCaptureOptions) => Promise<PacketSource>,
+    port: number,
+    batchPool: number,
+  ): Promise<PacketSource> {
+    return open({
+      device: net.b.device,
+      netns: net.b.netnsPath,
+      filter: `udp dst port ${port}`,
+      timeoutMs: 20,
+      maxBatchBytes: 64 * 1024,
+      batchPool,
+    });
+  }
+
   it.each(engines)(
     '%s: every packet once and in order, no chunk changed before its callback',
     async (_name, open) => {
       const port = 7201;
       const sent = 20000;
-      const live = await open({
-        device: net.b.device,
-        netns: net.b.netnsPath,
-        filter: `udp dst port ${port}`,
-        timeoutMs: 20,
-        maxBatchBytes: 64 * 1024,
-        batchPool: 2,
-      });
+      const live = await captureUdp(open, port, 2);
       const { session, lent } = startSession(live, 64 << 20);
       const output = new SlowOutput(1);
       session.pipeTo(output);
@@ -131,14 +140,7 @@ describe('CaptureSession lends the engine batches to its output (real kernel)', 
     async (_name, open) => {
       const port = 7202;
       const sent = 20000;
-      const live = await open({
-        device: net.b.device,
-        netns: net.b.netnsPath,
-        filter: `udp dst port ${port}`,
-        timeoutMs: 20,
-        maxBatchBytes: 64 * 1024,
-        batchPool: 3,
-      });
+      const live = await captureUdp(open, port, 3);
       // A queue of at most one batch: while the output holds the first batch and the queue the second, every
       // later batch is discarded; lent in the third buffer, it must come back for the next one to be lent again.
       const { session, lent } = startSession(live, 96 * 1024);
