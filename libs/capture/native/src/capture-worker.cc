@@ -70,6 +70,7 @@ enum FrameType : uint32_t { kReady = 1, kError = 2, kBatch = 3, kStats = 4, kEnd
 constexpr int kSharedFd = 3;
 constexpr int kMaxSlots = 256;
 constexpr size_t kSlotHeaderBytes = 4096;  // the slots' ownership flags (u32 each), then the slots
+static_assert(kMaxSlots * sizeof(uint32_t) <= kSlotHeaderBytes, "every slot's flag fits in the header");
 constexpr size_t kBatchHead = 12;  // a BATCH frame's header and packet count, before the EPBs
 
 volatile sig_atomic_t g_stopSignal = 0;
