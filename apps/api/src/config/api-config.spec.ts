@@ -44,7 +44,7 @@ describe('ApiConfig', () => {
     expect(c.stream).toEqual({
       high_watermark_bytes: 8 << 20,
       low_watermark_bytes: 4 << 20,
-      gc_pacing_bytes: 1 << 20,
+      gc_pacing_bytes: 4 << 20,
     });
     expect(c.drainTimeoutSeconds).toBe(30);
     expect(c.uaa.key_refetch_interval_seconds).toBe(30);
