@@ -6,7 +6,8 @@
  * with 5 containers each, all instances of one app. One agent per cell (compiled JavaScript, `node
  * --max-semi-space-size=2` as `npm run start:agent`) on 127.0.0.2 / 127.0.0.3; the UAA and Cloud Controller doubles
  * (test/support) run in this process and report those agents as the cells' `host`; the API runs as its own process
- * from compiled JavaScript with a config file (`node main.js <config.yml>`, plain HTTP on 127.0.0.1). A client
+ * from compiled JavaScript with a config file (`node --max-semi-space-size=4 main.js <config.yml>` as `npm run
+ * start:api`, plain HTTP on 127.0.0.1). A client
  * process (bench/api/client.ts) POSTs /captures with a UAA double token and writes the stream to a file while
  * counting EPBs. Paced load of 106-byte UDP frames comes from the C generator of bench/capture, run in the cell
  * namespace. tcpdump (`-w /dev/null`, 2 MiB ring, the agent's default) in the container's namespace captures the
@@ -18,9 +19,10 @@
  * Usage (as root): node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/api/run.ts
  *   [--rates 100000,200000,300000,0] [--seconds 2] [--fan-in-pps 10000] [--fan-in-seconds 3]
  *   [--isolation process|in-process] [--gc-pacing-bytes N] [--api-node-options '--flag ...'] [--generator-nice -10]   (rate 0 = unpaced)
+ *   [--service-logs DIR]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -65,8 +67,13 @@ const gcPacing = args.has('--gc-pacing-bytes')
  */
 const generatorNice = args.number('--generator-nice', -10);
 const AGENT_NODE_OPTIONS = ['--max-semi-space-size=2']; // as `npm run start:agent`
-/** Node flags for the API process (space-separated), e.g. `--perf-basic-prof` for profiling; default none. */
-const API_NODE_OPTIONS = args.words('--api-node-options', '');
+/**
+ * Node flags for the API process (space-separated); default as `npm run start:api` and the BOSH job start it. Add
+ * e.g. `--perf-basic-prof` for profiling, `--trace-gc` with `--service-logs`; `''` = Node's defaults.
+ */
+const API_NODE_OPTIONS = args.words('--api-node-options', '--max-semi-space-size=4');
+/** A directory to write the agents' and the API's output into (`<name>.log`: logs, and e.g. --trace-gc); default none. */
+const serviceLogs = args.text('--service-logs', '');
 const PER_CELL = 5;
 const APP = { guid: '1cb006ee-0000-4000-8000-0000000be4c1', name: 'bench-app' };
 const HOSTS = ['127.0.0.2', '127.0.0.3'] as const;
@@ -113,6 +120,7 @@ async function startService(
   const port = await new Promise<number>((resolve, reject) => {
     const onData = (d: Buffer): void => {
       log += d.toString();
+      if (serviceLogs) appendFileSync(join(serviceLogs, `${name}.log`), d);
       if (log.length > 1_000_000) log = log.slice(-100_000);
       const m = /listening on [^\s"]*:(\d+)/.exec(log);
       if (m) resolve(Number(m[1]));
@@ -381,6 +389,7 @@ async function main(): Promise<void> {
   console.log(
     `bench/api: ${PAYLOAD + 42}-byte UDP frames into runc containers' eth0; 2 cells × ${PER_CELL} containers, ` +
       `an agent per cell (compiled JS, node ${AGENT_NODE_OPTIONS.join(' ')}), the API (compiled JS, own process, ` +
+      `node ${API_NODE_OPTIONS.join(' ') || '(no flags)'}, ` +
       `pid ${api.pid}), a client over HTTP/1.1 writing the stream to a file; tcpdump -B ${TCPDUMP_BUFFER_KIB} -w /dev/null in the container's namespace`,
   );
   await sleep(1000);
