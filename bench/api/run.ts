@@ -6,8 +6,8 @@
  * with 5 containers each, all instances of one app. One agent per cell (compiled JavaScript, `node
  * --max-semi-space-size=2` as `npm run start:agent`) on 127.0.0.2 / 127.0.0.3; the UAA and Cloud Controller doubles
  * (test/support) run in this process and report those agents as the cells' `host`; the API runs as its own process
- * from compiled JavaScript with a config file (`node --max-semi-space-size=4 main.js <config.yml>` as `npm run
- * start:api`, plain HTTP on 127.0.0.1). A client
+ * from compiled JavaScript with a config file (`node --max-semi-space-size=4 --initial-old-space-size=64 main.js
+ * <config.yml>` as `npm run start:api`, plain HTTP on 127.0.0.1). A client
  * process (bench/api/client.ts) POSTs /captures with a UAA double token and writes the stream to a file while
  * counting EPBs. Paced load of 106-byte UDP frames comes from the C generator of bench/capture, run in the cell
  * namespace. tcpdump (`-w /dev/null`, 2 MiB ring, the agent's default) in the container's namespace captures the
@@ -71,7 +71,10 @@ const AGENT_NODE_OPTIONS = ['--max-semi-space-size=2']; // as `npm run start:age
  * Node flags for the API process (space-separated); default as `npm run start:api` and the BOSH job start it. Add
  * e.g. `--perf-basic-prof` for profiling, `--trace-gc` with `--service-logs`; `''` = Node's defaults.
  */
-const API_NODE_OPTIONS = args.words('--api-node-options', '--max-semi-space-size=4');
+const API_NODE_OPTIONS = args.words(
+  '--api-node-options',
+  '--max-semi-space-size=4 --initial-old-space-size=64',
+);
 /** A directory to write the agents' and the API's output into (`<name>.log`: logs, and e.g. --trace-gc); default none. */
 const serviceLogs = args.text('--service-logs', '');
 const PER_CELL = 5;

@@ -356,6 +356,7 @@ describe('pcap-api job', () => {
     expect(process?.executable).toBe('/var/vcap/packages/node/bin/node');
     expect(process?.args).toEqual([
       '--max-semi-space-size=4',
+      '--initial-old-space-size=64',
       '/var/vcap/packages/pcap/dist/apps/api/apps/api/src/main.js',
       `/var/vcap/jobs/pcap-api/${spec.templates['api.yml.erb']}`,
     ]);
@@ -363,7 +364,7 @@ describe('pcap-api job', () => {
     const nest = JSON.parse(readFileSync(join(RELEASE, '..', 'nest-cli.json'), 'utf8')) as {
       projects: Record<string, { entryFile: string }>;
     };
-    expect(process?.args[1]).toBe(
+    expect(process?.args[2]).toBe(
       `/var/vcap/packages/pcap/dist/apps/api/${nest.projects['api']?.entryFile}.js`,
     );
     expect(process?.env['LD_LIBRARY_PATH']).toBe('/var/vcap/packages/libpcap/lib');
