@@ -180,7 +180,8 @@ async function startClient(apiPort: number, body: Record<string, unknown>, out: 
     child,
     pid: child.pid as number,
     async result(): Promise<ClientResult> {
-      const code = await exited(child, 60000);
+      // The capture ends by its duration, which can be later than the generators (a margin for slow ones).
+      const code = await exited(child, Number(body['duration_seconds'] ?? 0) * 1000 + 60_000);
       if (code !== 0) throw new Error(`client exited ${code}: ${stdout}`);
       return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ClientResult;
     },

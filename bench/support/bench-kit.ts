@@ -119,7 +119,8 @@ export class BenchProcesses {
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     // 'exit' can come before the last of stdout has been read; 'close' comes after both.
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    const code = await exited(child, 60000);
+    // Killed if it runs for twice its planned time (at least a minute): long paced runs are not cut short.
+    const code = await exited(child, Math.max(60_000, rate > 0 ? (count / rate) * 2000 + 10_000 : 0));
     await closed;
     if (code !== 0) throw new Error(`traffic-gen exited ${code}: ${err}`);
     const r = JSON.parse(out) as { sent: number; pps: number };
