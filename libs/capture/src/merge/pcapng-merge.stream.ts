@@ -423,52 +423,50 @@ export class PcapngMerge extends Readable {
     }
   }
 
-  /** One release step; true if anything was written. */
+  /**
+   * One release step; true if anything was written. One pass over the inputs writes the blocks waiting at their
+   * heads and finds the oldest head (the candidate) and the oldest of the others (the bound), which with
+   * interleaved inputs is done once for every packet or two.
+   */
   private release(): boolean {
     let progressed = false;
-    for (const input of this.inputs) {
-      let first = input.queue[0];
-      if (first?.kind !== 'block') continue;
-      while (first?.kind === 'block') {
-        input.queue.shift();
-        this.emitBytes(first.data);
-        progressed = true;
-        first = input.queue[0];
-      }
-      if (first === undefined) this.refill = true;
-      this.updateHead(input);
-    }
-
     let cand: InputState | undefined;
-    for (const input of this.inputs) {
-      if (!input.hasHead) continue;
-      if (
-        cand === undefined ||
-        input.headHi < cand.headHi ||
-        (input.headHi === cand.headHi && input.headLo < cand.headLo)
-      ) {
-        cand = input;
-      }
-    }
-    if (cand === undefined) return progressed;
-
     let boundHi = Infinity;
     let boundLo = Infinity;
     let blocked = false;
     let full = false;
     const now = this.passNow;
     for (const input of this.inputs) {
+      let first = input.queue[0];
+      if (first?.kind === 'block') {
+        while (first?.kind === 'block') {
+          input.queue.shift();
+          this.emitBytes(first.data);
+          progressed = true;
+          first = input.queue[0];
+        }
+        if (first === undefined) this.refill = true;
+        this.updateHead(input);
+      }
       if (input.bufferedBytes >= this.maxBytes || input.bufferedPackets >= this.maxPackets) full = true;
-      if (input === cand) continue;
       if (input.hasHead) {
-        if (input.headHi < boundHi || (input.headHi === boundHi && input.headLo < boundLo)) {
-          boundHi = input.headHi;
-          boundLo = input.headLo;
+        const hi = input.headHi;
+        const lo = input.headLo;
+        if (cand === undefined || hi < cand.headHi || (hi === cand.headHi && lo < cand.headLo)) {
+          if (cand !== undefined) {
+            boundHi = cand.headHi;
+            boundLo = cand.headLo;
+          }
+          cand = input;
+        } else if (hi < boundHi || (hi === boundHi && lo < boundLo)) {
+          boundHi = hi;
+          boundLo = lo;
         }
       } else if (!input.closed && now - input.lastActivity < this.idleMs) {
         blocked = true;
       }
     }
+    if (cand === undefined) return progressed;
     if (blocked && !full) {
       if (this.windowHi < 0) return progressed;
       if (this.windowHi < boundHi || (this.windowHi === boundHi && this.windowLo < boundLo)) {
