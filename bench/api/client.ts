@@ -1,27 +1,37 @@
 /**
  * The client of bench/api/run.ts, in its own process (compiled JavaScript) so that neither its CPU nor its memory
- * is counted as the API's: POSTs /captures to the API over plain HTTP/1.1 (as behind gorouter) with a UAA double
- * token, prints `ready` once the answer's headers are in (or `failed <status> <body>` and exits 1), writes the
- * streamed pcapng to a file (with backpressure) while counting Enhanced Packet Blocks, and, when the capture ends
- * (its `duration_seconds`), prints one JSON line: EPBs and bytes received, the last Interface Statistics Block of
- * each interface and the control messages (parsed with `@pcap/capture`'s readPcapng from the non-EPB blocks).
- * A `stop` line on stdin hangs up early (the API then aborts the agents' captures).
+ * is counted as the API's. It POSTs /captures to the API over plain HTTP/1.1 (as behind gorouter) with a UAA double
+ * token, prints `ready` once the stream has begun (or `failed <status or exit code> <text>` and exits 1), writes
+ * the streamed pcapng to a file, and, when the capture ends (its `duration_seconds`), prints one JSON line: EPBs and
+ * bytes received, the last Interface Statistics Block of each interface and the control messages.
  *
- * Usage: client.js '<json {url, token, body, out}>'
+ * `client: 'cli'` (default): the capture is run by the CLI's own code, `runCapture` of cli/src/core (what `cf pcap
+ * APP -o FILE` and the standalone `pcap` run once they have a token and the request body: whole blocks, the tally
+ * of packets and messages, the file output); `ready` comes once the file has its first bytes. The file is read back
+ * with `@pcap/capture`'s readPcapng after the CPU time is taken. A `stop` line on stdin acts as two Ctrl-C (stop
+ * now). `client: 'http'`: a plain Node HTTP request piped into the file while a block counter counts EPBs; `ready`
+ * once the answer's headers are in; `stop` hangs up.
+ *
+ * Usage: client.js '<json {url, token, body, out, client?}>'
  */
-import { createWriteStream } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { readPcapng } from '@pcap/capture';
 
+import { runCapture } from '../../cli/src/core/capture-run';
 import { PcapngBlockCounter } from '../agent/block-counter';
 
 interface ClientArgs {
   readonly url: string;
   readonly token: string;
-  readonly body: unknown;
+  readonly body: Record<string, unknown>;
   readonly out: string;
+  readonly client?: 'cli' | 'http';
 }
 
 export interface Isb {
@@ -46,7 +56,7 @@ export interface ClientResult {
 
 const args = JSON.parse(process.argv[2] ?? '{}') as ClientArgs;
 
-async function main(): Promise<void> {
+async function viaHttp(): Promise<void> {
   const cpuStart = process.cpuUsage();
   const counter = new PcapngBlockCounter();
   const file = createWriteStream(args.out);
@@ -128,7 +138,115 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-main().catch((err: unknown) => {
+/** The capture through the CLI's runCapture; the file is read back afterwards (not counted as its CPU). */
+async function viaCli(): Promise<void> {
+  const cpuStart = process.cpuUsage();
+  const signals = new EventEmitter();
+  // The CLI's stderr (progress, messages, summary): not shown; the messages are read back from the file.
+  const stderr = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  const duration = args.body['duration_seconds'];
+  const running: Promise<{ exit: number } | { failure: Error }> = runCapture(
+    {
+      apiUrl: args.url,
+      path: '/captures',
+      authorization: `bearer ${args.token}`,
+      insecure: false,
+      body: args.body,
+    },
+    {
+      output: args.out,
+      instances: 'all',
+      processType: undefined,
+      device: undefined,
+      filter: undefined,
+      snaplen: undefined,
+      durationSeconds: typeof duration === 'number' ? duration : undefined,
+      maxBytes: undefined,
+      maxPackets: undefined,
+      format: 'pcapng',
+      sink: undefined,
+      force: true,
+      api: undefined,
+      insecure: false,
+      quiet: true,
+    },
+    { stdout: process.stdout, stderr, signals },
+  ).then(
+    (exit) => ({ exit }),
+    (err: unknown) => ({ failure: err as Error }),
+  );
+  const sizeOf = (file: string): number => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return 0;
+    }
+  };
+  const firstBytes = async (): Promise<'started'> => {
+    while (sizeOf(args.out) === 0) await sleep(10);
+    return 'started';
+  };
+  const early = await Promise.race([running, firstBytes()]);
+  if (early !== 'started' && 'failure' in early) {
+    process.stdout.write(`failed ${early.failure.message}\n`);
+    process.exit(1);
+  }
+  process.stdout.write('ready\n');
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (l) => {
+    if (l.trim() === 'stop') {
+      signals.emit('SIGINT');
+      signals.emit('SIGINT');
+    }
+  });
+  const ended = await running;
+  const cpu = process.cpuUsage(cpuStart);
+  lines.close();
+
+  let epbs = 0;
+  let interfaces = 0;
+  const isbs = new Map<number, Isb>();
+  const messages: string[] = [];
+  let error =
+    'failure' in ended
+      ? ended.failure.message
+      : ended.exit === 0
+        ? undefined
+        : `the CLI ended with exit code ${ended.exit}`;
+  const n = (v: bigint | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+  try {
+    for await (const event of readPcapng(createReadStream(args.out))) {
+      if (event.type === 'packets') epbs += event.count;
+      else if (event.type === 'packet') epbs++;
+      else if (event.type === 'interface') interfaces++;
+      else if (event.type === 'message') messages.push(`${event.message.type}: ${event.message.message}`);
+      else if (event.type === 'statistics') {
+        isbs.set(event.interfaceId, {
+          interfaceId: event.interfaceId,
+          ifRecv: n(event.ifRecv),
+          ifDrop: n(event.ifDrop),
+          osDrop: n(event.osDrop),
+        });
+      }
+    }
+  } catch (err) {
+    error ??= `unreadable file: ${(err as Error).message}`;
+  }
+  const out: ClientResult = {
+    status: 200,
+    epbs,
+    bytes: sizeOf(args.out),
+    interfaces,
+    isbs: [...isbs.values()],
+    messages,
+    ...(error !== undefined ? { error } : {}),
+    clientCpuUs: cpu.user + cpu.system,
+  };
+  process.stdout.write(JSON.stringify(out) + '\n');
+  process.exit(0);
+}
+
+(args.client === 'http' ? viaHttp() : viaCli()).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -8,8 +8,9 @@
  * (test/support) run in this process and report those agents as the cells' `host`; the API runs as its own process
  * from compiled JavaScript with a config file (`node --max-semi-space-size=4 --initial-old-space-size=64 main.js
  * <config.yml>` as `npm run start:api`, plain HTTP on 127.0.0.1). A client
- * process (bench/api/client.ts) POSTs /captures with a UAA double token and writes the stream to a file while
- * counting EPBs. Paced load of 106-byte UDP frames comes from the C generator of bench/capture, run in the cell
+ * process (bench/api/client.ts) POSTs /captures with a UAA double token and writes the stream to a file: by default
+ * through the CLI's own capture code (`--client cli`, what `cf pcap APP -o FILE` runs), or a plain HTTP request
+ * (`--client http`); the file is then read back and its EPBs counted. Paced load of 106-byte UDP frames comes from the C generator of bench/capture, run in the cell
  * namespace. tcpdump (`-w /dev/null`, 2 MiB ring, the agent's default) in the container's namespace captures the
  * same traffic, one run after the other. Zero-drop = the client got every packet sent, the final ISBs show no
  * kernel drops (isb_ifdrop) and no agent discards (isb_osdrop), and there is no CONGESTED message (API discards).
@@ -19,7 +20,7 @@
  * Usage (as root): node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/api/run.ts
  *   [--rates 100000,200000,300000,0] [--seconds 2] [--fan-in-pps 10000] [--fan-in-seconds 3]
  *   [--isolation process|in-process] [--gc-pacing-bytes N] [--api-node-options '--flag ...'] [--generator-nice -10]   (rate 0 = unpaced)
- *   [--service-logs DIR]
+ *   [--service-logs DIR] [--client cli|http]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -75,6 +76,11 @@ const API_NODE_OPTIONS = args.words(
   '--api-node-options',
   '--max-semi-space-size=4 --initial-old-space-size=64',
 );
+/**
+ * The client: `cli` (default) runs the capture with the CLI's own code (cli/src/core runCapture, as `cf pcap APP -o
+ * FILE`); `http` with a plain Node HTTP request piped into the file (bench/api/client.ts).
+ */
+const clientKind = args.text('--client', 'cli');
 /** A directory to write the agents' and the API's output into (`<name>.log`: logs, and e.g. --trace-gc); default none. */
 const serviceLogs = args.text('--service-logs', '');
 const PER_CELL = 5;
@@ -166,6 +172,7 @@ async function startClient(apiPort: number, body: Record<string, unknown>, out: 
           token: world.uaa.mintUserToken(USERS.developer),
           body,
           out,
+          client: clientKind,
         }),
       ],
       { cwd: root, env: { ...process.env, TS_NODE_BASEURL: jsDir }, stdio: ['pipe', 'pipe', 'inherit'] },
@@ -394,7 +401,7 @@ async function main(): Promise<void> {
     `bench/api: ${PAYLOAD + 42}-byte UDP frames into runc containers' eth0; 2 cells × ${PER_CELL} containers, ` +
       `an agent per cell (compiled JS, node ${AGENT_NODE_OPTIONS.join(' ')}), the API (compiled JS, own process, ` +
       `node ${API_NODE_OPTIONS.join(' ') || '(no flags)'}, ` +
-      `pid ${api.pid}), a client over HTTP/1.1 writing the stream to a file; tcpdump -B ${TCPDUMP_BUFFER_KIB} -w /dev/null in the container's namespace`,
+      `pid ${api.pid}), a client over HTTP/1.1 writing the stream to a file (${clientKind === 'cli' ? "the CLI's runCapture" : 'plain Node HTTP'}); tcpdump -B ${TCPDUMP_BUFFER_KIB} -w /dev/null in the container's namespace`,
   );
   await sleep(1000);
   const idle = memoryOf(api.pid);
