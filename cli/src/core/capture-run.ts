@@ -150,9 +150,12 @@ export async function runCapture(
     target = 'stdout';
   } else {
     try {
+      // A 1 MiB buffer: with the default 16 KiB every chunk of the stream filled it, so the response was paused
+      // and resumed around each write of Node's thread pool (bench/api: 20-30% more CPU per packet, docs/cli.md).
       const file: WriteStream = createWriteStream(options.output, {
         flags: options.force ? 'w' : 'wx',
         mode: 0o644,
+        highWaterMark: 1 << 20,
       });
       await new Promise<void>((resolve, reject) => file.once('open', () => resolve()).once('error', reject));
       out = file;
