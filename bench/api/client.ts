@@ -56,6 +56,37 @@ export interface ClientResult {
 
 const args = JSON.parse(process.argv[2] ?? '{}') as ClientArgs;
 
+/** What a capture holds, read back with `@pcap/capture`'s readPcapng (EPBs counted only where `countPackets`). */
+async function readBack(
+  source: AsyncIterable<Buffer> | Iterable<Buffer>,
+  countPackets: boolean,
+): Promise<{ epbs: number; interfaces: number; isbs: Isb[]; messages: string[]; error?: string }> {
+  let epbs = 0;
+  let interfaces = 0;
+  const isbs = new Map<number, Isb>();
+  const messages: string[] = [];
+  const n = (v: bigint | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+  try {
+    for await (const event of readPcapng(source)) {
+      if (event.type === 'packets') epbs += countPackets ? event.count : 0;
+      else if (event.type === 'packet') epbs += countPackets ? 1 : 0;
+      else if (event.type === 'interface') interfaces++;
+      else if (event.type === 'message') messages.push(`${event.message.type}: ${event.message.message}`);
+      else if (event.type === 'statistics') {
+        isbs.set(event.interfaceId, {
+          interfaceId: event.interfaceId,
+          ifRecv: n(event.ifRecv),
+          ifDrop: n(event.ifDrop),
+          osDrop: n(event.osDrop),
+        });
+      }
+    }
+  } catch (err) {
+    return { epbs, interfaces, isbs: [...isbs.values()], messages, error: (err as Error).message };
+  }
+  return { epbs, interfaces, isbs: [...isbs.values()], messages };
+}
+
 async function viaHttp(): Promise<void> {
   const cpuStart = process.cpuUsage();
   const counter = new PcapngBlockCounter();
@@ -103,34 +134,16 @@ async function viaHttp(): Promise<void> {
   });
   await new Promise<void>((resolve) => file.end(resolve));
   lines.close();
-  const isbs = new Map<number, Isb>();
-  const messages: string[] = [];
-  let interfaces = 0;
-  const n = (v: bigint | undefined): number | undefined => (v === undefined ? undefined : Number(v));
-  try {
-    for await (const event of readPcapng(counter.kept)) {
-      if (event.type === 'interface') interfaces++;
-      else if (event.type === 'message') messages.push(`${event.message.type}: ${event.message.message}`);
-      else if (event.type === 'statistics') {
-        isbs.set(event.interfaceId, {
-          interfaceId: event.interfaceId,
-          ifRecv: n(event.ifRecv),
-          ifDrop: n(event.ifDrop),
-          osDrop: n(event.osDrop),
-        });
-      }
-    }
-  } catch (err) {
-    error ??= `unreadable stream: ${(err as Error).message}`;
-  }
+  const kept = await readBack(counter.kept, false);
+  if (kept.error !== undefined) error ??= `unreadable stream: ${kept.error}`;
   const cpu = process.cpuUsage(cpuStart);
   const out: ClientResult = {
     status,
     epbs: counter.epbs,
     bytes: counter.bytes,
-    interfaces,
-    isbs: [...isbs.values()],
-    messages,
+    interfaces: kept.interfaces,
+    isbs: kept.isbs,
+    messages: kept.messages,
     ...(error !== undefined ? { error } : {}),
     clientCpuUs: cpu.user + cpu.system,
   };
@@ -203,42 +216,22 @@ async function viaCli(): Promise<void> {
   const cpu = process.cpuUsage(cpuStart);
   lines.close();
 
-  let epbs = 0;
-  let interfaces = 0;
-  const isbs = new Map<number, Isb>();
-  const messages: string[] = [];
-  let error =
+  const file = await readBack(createReadStream(args.out), true);
+  const error =
     'failure' in ended
       ? ended.failure.message
-      : ended.exit === 0
-        ? undefined
-        : `the CLI ended with exit code ${ended.exit}`;
-  const n = (v: bigint | undefined): number | undefined => (v === undefined ? undefined : Number(v));
-  try {
-    for await (const event of readPcapng(createReadStream(args.out))) {
-      if (event.type === 'packets') epbs += event.count;
-      else if (event.type === 'packet') epbs++;
-      else if (event.type === 'interface') interfaces++;
-      else if (event.type === 'message') messages.push(`${event.message.type}: ${event.message.message}`);
-      else if (event.type === 'statistics') {
-        isbs.set(event.interfaceId, {
-          interfaceId: event.interfaceId,
-          ifRecv: n(event.ifRecv),
-          ifDrop: n(event.ifDrop),
-          osDrop: n(event.osDrop),
-        });
-      }
-    }
-  } catch (err) {
-    error ??= `unreadable file: ${(err as Error).message}`;
-  }
+      : ended.exit !== 0
+        ? `the CLI ended with exit code ${ended.exit}`
+        : file.error === undefined
+          ? undefined
+          : `unreadable file: ${file.error}`;
   const out: ClientResult = {
     status: 200,
-    epbs,
+    epbs: file.epbs,
     bytes: sizeOf(args.out),
-    interfaces,
-    isbs: [...isbs.values()],
-    messages,
+    interfaces: file.interfaces,
+    isbs: file.isbs,
+    messages: file.messages,
     ...(error !== undefined ? { error } : {}),
     clientCpuUs: cpu.user + cpu.system,
   };
