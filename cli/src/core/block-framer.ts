@@ -26,6 +26,13 @@ export interface BlockFramer {
   readonly pendingBytes: number;
 }
 
+/**
+ * Write buffer of the files the CLI writes captures into. With Node's default 16 KiB every chunk of a capture stream
+ * filled it, so the download was paused and resumed around each write of Node's thread pool (bench/api measured
+ * 20–30% more CPU per packet: docs/cli.md).
+ */
+export const FILE_BUFFER_BYTES = 1 << 20;
+
 export function framerFor(format: 'pcapng' | 'pcap'): BlockFramer {
   return format === 'pcap' ? new PcapFramer() : new PcapngFramer();
 }

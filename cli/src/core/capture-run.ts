@@ -2,7 +2,7 @@ import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 
 import type { ControlMessage } from '@pcap/capture';
 
-import { framerFor } from './block-framer';
+import { FILE_BUFFER_BYTES, framerFor } from './block-framer';
 import { type CaptureOptions } from './capture-flags';
 import { CaptureTally, formatBytes, ProgressReporter } from './capture-progress';
 import { CliError, ExitCode, type ExitCodeValue } from './cli.errors';
@@ -150,12 +150,10 @@ export async function runCapture(
     target = 'stdout';
   } else {
     try {
-      // A 1 MiB buffer: with the default 16 KiB every chunk of the stream filled it, so the response was paused
-      // and resumed around each write of Node's thread pool (bench/api: 20-30% more CPU per packet, docs/cli.md).
       const file: WriteStream = createWriteStream(options.output, {
         flags: options.force ? 'w' : 'wx',
         mode: 0o644,
-        highWaterMark: 1 << 20,
+        highWaterMark: FILE_BUFFER_BYTES,
       });
       await new Promise<void>((resolve, reject) => file.once('open', () => resolve()).once('error', reject));
       out = file;

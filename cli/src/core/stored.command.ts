@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync, linkSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-import { framerFor } from './block-framer';
+import { FILE_BUFFER_BYTES, framerFor } from './block-framer';
 import { CAPTURE_FLAGS, type FlagSpec, flagHelp, parseFlags } from './capture-flags';
 import { formatBytes } from './capture-progress';
 import { CliError, ExitCode, type ExitCodeValue } from './cli.errors';
@@ -279,7 +279,7 @@ async function download(
   let out: NodeJS.WritableStream;
   if (toStdout) out = ctx.io.stdout;
   else {
-    const file = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+    const file = createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: FILE_BUFFER_BYTES });
     try {
       await new Promise<void>((resolve, reject) => file.once('open', () => resolve()).once('error', reject));
     } catch (err) {
