@@ -13,7 +13,7 @@
  *
  * Usage (as root): node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/agent/run.ts
  *   [--rates 100000,200000,300000,0] [--immediate-rates 50000,100000,200000] [--seconds 2]
- *   [--rss-pps 20000] [--rss-seconds 3] [--isolation process|in-process] [--gc-pacing-bytes N] [--generator-nice -10]          (rate 0 = unpaced; --immediate-rates '' skips immediate mode)
+ *   [--rss-pps 20000] [--rss-seconds 3] [--isolation process|in-process] [--gc-pacing-bytes N] [--generator-nice -10] [--generator raw|udp]          (rate 0 = unpaced; --immediate-rates '' skips immediate mode)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -75,7 +75,7 @@ let tmp: string | undefined;
 const procs = new BenchProcesses(async () => {
   await cell?.destroy();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+}, args.generator());
 const track = (child: ChildProcess): ChildProcess => procs.track(child);
 const cpuTicksOf = (pid: number): number => ticksOf(pid, true); // with reaped capture workers
 
@@ -266,7 +266,7 @@ const zeroDrop = (r: RunResult): boolean => r.received === r.sent && r.kernelDro
 
 function runTcpdump(c: CellContainer, rate: number): Promise<RunResult> {
   if (!cell) throw new Error('no cell');
-  return procs.tcpdump(gen, cell, c, rate, countFor(rate, seconds), generatorNice);
+  return procs.tcpdump(gen, cell, c, rate, countFor(rate, seconds, procs.generator), generatorNice);
 }
 
 function problemsOf(r: CaptureResult): string | undefined {
@@ -279,7 +279,7 @@ function problemsOf(r: CaptureResult): string | undefined {
 async function runAgent(agent: Agent, c: CellContainer, rate: number): Promise<RunResult> {
   const reader = await startReader(agent, [c]);
   const before = cpuTicksOf(agent.pid);
-  const g = await generate(c, rate, countFor(rate, seconds), generatorNice);
+  const g = await generate(c, rate, countFor(rate, seconds, procs.generator), generatorNice);
   await sleep(150); // > block_timeout_ms: the last block is handed over
   const result = await reader.stop();
   await sleep(200); // the worker has exited and been reaped: its CPU time is in the agent's cutime/cstime

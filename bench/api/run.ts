@@ -19,7 +19,7 @@
  *
  * Usage (as root): node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/api/run.ts
  *   [--rates 100000,200000,300000,0] [--seconds 2] [--fan-in-pps 10000] [--fan-in-seconds 3]
- *   [--isolation process|in-process] [--gc-pacing-bytes N] [--api-node-options '--flag ...'] [--generator-nice -10]   (rate 0 = unpaced)
+ *   [--isolation process|in-process] [--gc-pacing-bytes N] [--api-node-options '--flag ...'] [--generator-nice -10] [--generator raw|udp]   (rate 0 = unpaced)
  *   [--service-logs DIR] [--client cli|http]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -99,7 +99,7 @@ const procs = new BenchProcesses(async () => {
   for (const cell of cells) await cell.destroy().catch((err: unknown) => console.error(err));
   await world?.stop().catch(() => undefined);
   if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+}, args.generator());
 const track = (child: ChildProcess): ChildProcess => procs.track(child);
 
 // ---------------------------------------------------------------------------------------------- processes
@@ -213,7 +213,7 @@ const zeroDrop = (r: RunResult): boolean =>
   r.received === r.sent && r.kernelDrops === 0 && r.discards === 0 && r.note === undefined;
 
 function runTcpdump(cell: DiegoCell, c: CellContainer, rate: number): Promise<RunResult> {
-  return procs.tcpdump(gen, cell, c, rate, countFor(rate, seconds), generatorNice);
+  return procs.tcpdump(gen, cell, c, rate, countFor(rate, seconds, procs.generator), generatorNice);
 }
 
 function problemsOf(r: ClientResult, instances: number): string | undefined {
@@ -241,7 +241,7 @@ async function runFullPath(
   onSample?: (m: Memory) => void,
 ): Promise<FullPathRun> {
   if (!tmp) throw new Error('no tmp');
-  const count = countFor(rate, secs);
+  const count = countFor(rate, secs, procs.generator);
   // The capture ends by its duration (graceful: the agents drain and send their final ISBs); long enough for
   // the generator even when it runs slower than asked.
   const duration = Math.ceil((count / (rate > 0 ? rate : 150_000)) * 1.5) + 3;

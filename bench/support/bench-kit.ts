@@ -18,6 +18,16 @@ export const FILTER = `udp dst port ${PORT}`;
 export const TCPDUMP_BUFFER_KIB = 2048;
 export const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
+/**
+ * How the generator (bench/capture/traffic-gen.c) sends the same 106-byte UDP frames: `raw` from a packet
+ * socket's TX ring on the sending veth, addressed to a MAC no host owns, so the receiver drops each frame right
+ * after the capture taps (~1.9 M packets/s on this kind of machine with nothing capturing); `udp` through a UDP
+ * socket, which the receiver runs through IP and UDP and answers with an ICMP attempt (~0.9 M packets/s).
+ */
+export type GeneratorKind = 'raw' | 'udp';
+/** Packets a second an unpaced run is planned for (its packet count), by generator. */
+const UNPACED_PPS: Record<GeneratorKind, number> = { raw: 1_500_000, udp: 400_000 };
+
 /** The bench's command line: `--name value` options. */
 export class BenchArgs {
   constructor(private readonly argv: readonly string[] = process.argv.slice(2)) {}
@@ -42,6 +52,13 @@ export class BenchArgs {
     return text.trim() === '' ? [] : text.split(',').map(Number);
   }
 
+  /** `--generator raw|udp` (default raw). */
+  generator(): GeneratorKind {
+    const kind = this.text('--generator', 'raw');
+    if (kind !== 'raw' && kind !== 'udp') throw new Error(`--generator is raw or udp, not ${kind}`);
+    return kind;
+  }
+
   /** A space-separated list of words (e.g. node flags); '' = none. */
   words(name: string, fallback: string): string[] {
     return this.text(name, fallback)
@@ -58,7 +75,11 @@ export class BenchProcesses {
   private readonly children = new Set<ChildProcess>();
   private cleaned: Promise<void> | undefined;
 
-  constructor(private readonly release: () => Promise<void>) {
+  constructor(
+    private readonly release: () => Promise<void>,
+    /** How `generate` sends. */
+    readonly generator: GeneratorKind = 'raw',
+  ) {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
         console.error(`\n${signal}: cleaning up`);
@@ -90,7 +111,7 @@ export class BenchProcesses {
   }
 
   /**
-   * Paced UDP load from the generator in the cell's namespace to a container, at niceness `nice` (19 when several
+   * Paced UDP load from the generator in the cell's namespace to a container (`generator`), at niceness `nice` (19 when several
    * run at once on few cores; negative to give it the CPU before the processes under test; 0 = as started).
    * Resolves with what it sent and the rate it reached.
    */
@@ -103,6 +124,7 @@ export class BenchProcesses {
     nice = 0,
   ): Promise<{ sent: number; pps: number }> {
     const cmd = [gen, c.ip, String(PORT), String(rate), String(count), String(PAYLOAD)];
+    if (this.generator === 'raw') cmd.push(c.cellDevice);
     // `ip netns exec` (and nice) exec in place: the child's PID is the generator's.
     const child = this.track(
       spawn(
@@ -205,9 +227,12 @@ export function exited(child: ChildProcess, timeoutMs: number): Promise<number |
   });
 }
 
-/** Packets for a run of `secs` at `rate` (0 = unpaced: as many as ~400k/s would send), at most 2 million. */
-export const countFor = (rate: number, secs: number): number =>
-  Math.min(Math.round((rate > 0 ? rate : 400_000) * secs), 2_000_000);
+/**
+ * Packets for a run of `secs` at `rate` (0 = unpaced: as many as the generator's usual top rate would send), at
+ * most 10 million.
+ */
+export const countFor = (rate: number, secs: number, generator: GeneratorKind = 'raw'): number =>
+  Math.min(Math.round((rate > 0 ? rate : UNPACED_PPS[generator]) * secs), 10_000_000);
 
 /**
  * Builds the generator (`binDir/traffic-gen`, from bench/capture) and compiles `files` (paths from the repo root)
