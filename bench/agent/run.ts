@@ -13,7 +13,7 @@
  *
  * Usage (as root): node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/agent/run.ts
  *   [--rates 100000,200000,300000,0] [--immediate-rates 50000,100000,200000] [--seconds 2]
- *   [--rss-pps 20000] [--rss-seconds 3] [--isolation process|in-process] [--gc-pacing-bytes N] [--generator-nice -10] [--generator raw|udp]          (rate 0 = unpaced; --immediate-rates '' skips immediate mode)
+ *   [--rss-pps 20000] [--rss-seconds 3] [--isolation process|in-process] [--gc-pacing-bytes N] [--generator-nice -10] [--generator raw|udp] [--pin on|off]          (rate 0 = unpaced; --immediate-rates '' skips immediate mode)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +37,7 @@ import {
   sleep,
   TCPDUMP_BUFFER_KIB,
   TICKS_PER_SECOND as ticksPerSecond,
+  pinGenerator,
   zeroDropVerdict,
   type ZeroDropRun,
 } from '../support/bench-kit';
@@ -72,10 +73,14 @@ const gen = join(binDir, 'traffic-gen');
 // Everything started here, so cleanup can end it by PID, also on failure and on SIGINT.
 let cell: DiegoCell | undefined;
 let tmp: string | undefined;
-const procs = new BenchProcesses(async () => {
-  await cell?.destroy();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-}, args.generator());
+const procs = new BenchProcesses(
+  async () => {
+    await cell?.destroy();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  },
+  args.generator(),
+  pinGenerator(args.pin()),
+);
 const track = (child: ChildProcess): ChildProcess => procs.track(child);
 const cpuTicksOf = (pid: number): number => ticksOf(pid, true); // with reaped capture workers
 

@@ -19,7 +19,7 @@
  *
  * Usage (as root): node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/api/run.ts
  *   [--rates 100000,200000,300000,0] [--seconds 2] [--fan-in-pps 10000] [--fan-in-seconds 3]
- *   [--isolation process|in-process] [--gc-pacing-bytes N] [--api-node-options '--flag ...'] [--generator-nice -10] [--generator raw|udp]   (rate 0 = unpaced)
+ *   [--isolation process|in-process] [--gc-pacing-bytes N] [--api-node-options '--flag ...'] [--generator-nice -10] [--generator raw|udp] [--pin on|off]   (rate 0 = unpaced)
  *   [--service-logs DIR] [--client cli|http]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -45,6 +45,7 @@ import {
   sleep,
   TCPDUMP_BUFFER_KIB,
   TICKS_PER_SECOND as ticksPerSecond,
+  pinGenerator,
   zeroDropVerdict,
   type ZeroDropRun,
 } from '../support/bench-kit';
@@ -95,11 +96,15 @@ const gen = join(binDir, 'traffic-gen');
 const cells: DiegoCell[] = [];
 let world: CfWorld | undefined;
 let tmp: string | undefined;
-const procs = new BenchProcesses(async () => {
-  for (const cell of cells) await cell.destroy().catch((err: unknown) => console.error(err));
-  await world?.stop().catch(() => undefined);
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-}, args.generator());
+const procs = new BenchProcesses(
+  async () => {
+    for (const cell of cells) await cell.destroy().catch((err: unknown) => console.error(err));
+    await world?.stop().catch(() => undefined);
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  },
+  args.generator(),
+  pinGenerator(args.pin()),
+);
 const track = (child: ChildProcess): ChildProcess => procs.track(child);
 
 // ---------------------------------------------------------------------------------------------- processes

@@ -13,19 +13,19 @@
  * Node's share of the engine rows shows.
  *
  * The generator runs at nice -10 (`--generator-nice`) for every tool, so the capturing process cannot slow it down
- * and all are offered the same load.
+ * and all are offered the same load, and on a CPU of its own (`--pin`): the tools run on the others.
  *
  * CPU time on this kind of machine (a VM sharing its host) varies by 10–30% from one run to the next: `--repeat N`
  * runs every row N times, interleaved, and the summary takes each row's median CPU (and its worst drops and delay).
  *
- * Usage: npm run bench:capture [-- --rates 50000,100000,0 --seconds 6 --repeat 3 --gc-pacing-bytes 1048576 --batch-pool 4 --skip-immediate --generator-nice -10 --generator raw|udp]   (rate 0 = unpaced)
+ * Usage: npm run bench:capture [-- --rates 50000,100000,0 --seconds 6 --repeat 3 --gc-pacing-bytes 1048576 --batch-pool 4 --skip-immediate --generator-nice -10 --generator raw|udp --pin on|off]   (rate 0 = unpaced)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { TestNetwork, waitForLine } from '../../test/support/test-network';
-import { zeroDropVerdict, type ZeroDropRun } from '../support/bench-kit';
+import { generatorPrefix, pinGenerator, zeroDropVerdict, type ZeroDropRun } from '../support/bench-kit';
 import { cpuUsOf } from '../support/cpu-time';
 
 interface RunResult {
@@ -76,6 +76,8 @@ const generatorNice = Number(argOf('--generator-nice', '-10'));
  */
 const generator = argOf('--generator', 'raw');
 if (generator !== 'raw' && generator !== 'udp') throw new Error('--generator is raw or udp');
+/** `--pin on` (default): the generator on the last CPU, this process and the tools on the others (bench-kit). */
+const generatorCpu = pinGenerator(argOf('--pin', 'on') !== 'off');
 const bufferBytes = 2 * 1024 * 1024; // libpcap's and tcpdump's default, for both
 const PAYLOAD = 64; // 14 Ethernet + 20 IPv4 + 8 UDP + 64 = 106-byte frames
 const PORT = 9123;
@@ -128,9 +130,13 @@ async function generate(net: TestNetwork, rate: number): Promise<{ sent: number;
   const count = Math.min(Math.round((rate > 0 ? rate : unpaced) * seconds), 10_000_000);
   const genArgs = [net.b.ip, String(PORT), String(rate), String(count), String(PAYLOAD)];
   if (generator === 'raw') genArgs.push(net.a.device);
-  const out = await (generatorNice !== 0
-    ? net.exec(net.a, 'nice', ['-n', String(generatorNice), gen, ...genArgs], 120000)
-    : net.exec(net.a, gen, genArgs, 120000));
+  const [cmd, ...rest] = [
+    ...generatorPrefix(generatorCpu),
+    ...(generatorNice !== 0 ? ['nice', '-n', String(generatorNice)] : []),
+    gen,
+    ...genArgs,
+  ] as [string, ...string[]];
+  const out = await net.exec(net.a, cmd, rest, 120000);
   const r = JSON.parse(out) as { sent: number; pps: number };
   return { sent: r.sent, pps: r.pps };
 }
