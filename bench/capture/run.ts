@@ -25,7 +25,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { TestNetwork, waitForLine } from '../../test/support/test-network';
-import { generatorPrefix, pinGenerator, zeroDropVerdict, type ZeroDropRun } from '../support/bench-kit';
+import {
+  BenchArgs,
+  countFor,
+  generatorPrefix,
+  pinGenerator,
+  zeroDropVerdict,
+  type ZeroDropRun,
+} from '../support/bench-kit';
 import { cpuUsOf } from '../support/cpu-time';
 
 interface RunResult {
@@ -68,16 +75,11 @@ const batchPool = argOf('--batch-pool', '4');
 /** Leaves out the immediate-mode runs (the slowest; not the agent's default). */
 const skipImmediate = args.includes('--skip-immediate');
 const generatorNice = Number(argOf('--generator-nice', '-10'));
-/**
- * How the generator sends (bench/capture/traffic-gen.c): `raw` (default) frames from a packet socket's TX ring,
- * addressed to a MAC no host owns so the receiver drops them right after the capture taps (~1.9 M packets/s here
- * with nothing capturing); `udp` datagrams through a UDP socket, which the receiver runs through IP and UDP (~0.9 M
- * packets/s: on 2 cores the limit for every tool before it).
- */
-const generator = argOf('--generator', 'raw');
-if (generator !== 'raw' && generator !== 'udp') throw new Error('--generator is raw or udp');
+const kit = new BenchArgs(args);
+/** How the generator sends (bench-kit's GeneratorKind): `raw` (default, ~1.9 M packets/s here) or `udp` (~0.9 M). */
+const generator = kit.generator();
 /** `--pin on` (default): the generator on the last CPU, this process and the tools on the others (bench-kit). */
-const generatorCpu = pinGenerator(argOf('--pin', 'on') !== 'off');
+const generatorCpu = pinGenerator(kit.pin());
 const bufferBytes = 2 * 1024 * 1024; // libpcap's and tcpdump's default, for both
 const PAYLOAD = 64; // 14 Ethernet + 20 IPv4 + 8 UDP + 64 = 106-byte frames
 const PORT = 9123;
@@ -126,8 +128,7 @@ execFileSync(
 
 async function generate(net: TestNetwork, rate: number): Promise<{ sent: number; pps: number }> {
   // rate 0 = unpaced: as fast as the generator goes
-  const unpaced = generator === 'raw' ? 1_500_000 : 400_000;
-  const count = Math.min(Math.round((rate > 0 ? rate : unpaced) * seconds), 10_000_000);
+  const count = countFor(rate, seconds, generator);
   const genArgs = [net.b.ip, String(PORT), String(rate), String(count), String(PAYLOAD)];
   if (generator === 'raw') genArgs.push(net.a.device);
   const [cmd, ...rest] = [
