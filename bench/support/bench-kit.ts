@@ -143,8 +143,9 @@ export class BenchProcesses {
   }
 
   /**
-   * Paced UDP load from the generator in the cell's namespace to a container (`generator`), at niceness `nice` (19 when several
-   * run at once on few cores; negative to give it the CPU before the processes under test; 0 = as started).
+   * Paced UDP load from the generator in the cell's namespace to a container (`generator`), on `generatorCpu`,
+   * at niceness `nice` (19 when several run at once on few cores; negative to give it the CPU before the
+   * processes under test; 0 = as started).
    * Resolves with what it sent and the rate it reached.
    */
   async generate(
