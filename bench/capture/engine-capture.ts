@@ -1,7 +1,7 @@
 /**
  * One capture by our engine for bench/capture/run.ts, in its own process so its CPU time is its own:
  * opens the device inside the namespace, writes every batch to OUT (the batches are pcapng EPBs already) until
- * SIGINT, then prints {delivered, dropped, batches, cpuUs, maxLoopDelayMs} as JSON on stdout. cpuUs is the CPU time
+ * SIGINT, then prints {delivered, dropped, batches, reads, cpuUs, maxLoopDelayMs} as JSON on stdout. cpuUs is the CPU time
  * from "ready" to the signal (the stop is not counted, as it is not for tcpdump). MODE `live` captures in this
  * process (LiveCapture); `isolated` in a worker process (IsolatedCapture, as the agent does), whose CPU time
  * (schedstat) is added.
@@ -74,6 +74,7 @@ async function main(): Promise<void> {
       delivered: stats.delivered,
       dropped: stats.dropped,
       batches: stats.batches,
+      reads: stats.reads,
       cpuUs: own.user + own.system + workerUs,
       maxLoopDelayMs: loop ? loop.max / 1e6 : null,
     }) + '\n',

@@ -18,7 +18,7 @@
  * CPU time on this kind of machine (a VM sharing its host) varies by 10–30% from one run to the next: `--repeat N`
  * runs every row N times, interleaved, and the summary takes each row's median CPU (and its worst drops and delay).
  *
- * Usage: npm run bench:capture [-- --rates 50000,100000,0 --seconds 6 --repeat 3 --gc-pacing-bytes 1048576 --batch-pool 4 --skip-immediate --generator-nice -10 --generator raw|udp --pin on|off]   (rate 0 = unpaced)
+ * Usage: npm run bench:capture [-- --rates 50000,100000,0 --seconds 6 --repeat 3 --gc-pacing-bytes 1048576 --batch-pool 4 --skip-immediate --generator-nice -10 --generator raw|udp --pin on|off --buffer-size 2097152 --only 'tcpdump -w,engine (buffered)']   (rate 0 = unpaced)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -49,6 +49,8 @@ interface RunResult {
   delayRunLost?: number;
   /** Engine runs: packets per batch handed to JavaScript, on average. */
   packetsPerBatch?: number;
+  /** Engine and native reader runs: wake-ups that read the kernel's ring (stats().reads). */
+  reads?: number;
 }
 
 const args = process.argv.slice(2);
@@ -74,13 +76,20 @@ const gcPacingBytes = argOf('--gc-pacing-bytes', String(1 << 20));
 const batchPool = argOf('--batch-pool', '4');
 /** Leaves out the immediate-mode runs (the slowest; not the agent's default). */
 const skipImmediate = args.includes('--skip-immediate');
+/** `--only 'tcpdump -w,engine (buffered)'`: just these rows (their names as printed). */
+const only = args.includes('--only') ? argOf('--only', '').split(',') : undefined;
 const generatorNice = Number(argOf('--generator-nice', '-10'));
 const kit = new BenchArgs(args);
 /** How the generator sends (bench-kit's GeneratorKind): `raw` (default, ~1.9 M packets/s here) or `udp` (~0.9 M). */
 const generator = kit.generator();
 /** `--pin on` (default): the generator on the last CPU, this process and the tools on the others (bench-kit). */
 const generatorCpu = pinGenerator(kit.pin());
-const bufferBytes = 2 * 1024 * 1024; // libpcap's and tcpdump's default, for both
+/**
+ * The kernel ring of every tool, the same for all (`tcpdump -B`): libpcap's and tcpdump's default 2 MiB unless
+ * `--buffer-size` says otherwise. With 4 MiB or more the engine paces its reads under a steady high rate
+ * (docs/capture-engine.md); tcpdump reads at every kernel block whatever the ring.
+ */
+const bufferBytes = Number(argOf('--buffer-size', String(2 * 1024 * 1024)));
 const PAYLOAD = 64; // 14 Ethernet + 20 IPv4 + 8 UDP + 64 = 106-byte frames
 const PORT = 9123;
 const FILTER = `udp dst port ${PORT}`;
@@ -204,7 +213,11 @@ async function runNativeReader(net: TestNetwork, rate: number): Promise<RunResul
   const args = [net.b.device, FILTER, String(bufferBytes), '/dev/null'];
   // the 100 ms block timeout hands over the tail
   const m = await measureCapture(net, rate, nativeReader, args, 'ready', 300);
-  const r = JSON.parse(m.stdout.trim().split('\n').pop() ?? '{}') as { captured: number; dropped: number };
+  const r = JSON.parse(m.stdout.trim().split('\n').pop() ?? '{}') as {
+    captured: number;
+    dropped: number;
+    reads: number;
+  };
   return {
     tool: 'native reader (C)',
     rate,
@@ -213,6 +226,7 @@ async function runNativeReader(net: TestNetwork, rate: number): Promise<RunResul
     captured: r.captured,
     dropped: r.dropped,
     cpuUsPerPacket: m.cpuUs / Math.max(r.captured, 1),
+    reads: r.reads,
   };
 }
 
@@ -275,6 +289,7 @@ async function runEngineOnce(
     delivered: number;
     dropped: number;
     batches: number;
+    reads: number;
     cpuUs: number;
     maxLoopDelayMs: number | null;
   };
@@ -288,6 +303,7 @@ async function runEngineOnce(
     cpuUsPerPacket: idle ? r.cpuUs / seconds / 1000 : r.cpuUs / Math.max(r.delivered, 1),
     maxLoopDelayMs: r.maxLoopDelayMs ?? undefined,
     packetsPerBatch: r.delivered / Math.max(r.batches, 1),
+    reads: r.reads,
   };
 }
 
@@ -330,6 +346,7 @@ function aggregate(runs: readonly RunResult[]): RunResult[] {
       maxLoopDelayMs: delays.length > 0 ? Math.max(...delays) : undefined,
       delayRunLost: Math.max(...group.map((r) => r.delayRunLost ?? 0)),
       packetsPerBatch: batches.length > 0 ? median(batches) : undefined,
+      reads: group.every((r) => r.reads !== undefined) ? median(group.map((r) => r.reads ?? 0)) : undefined,
     };
   });
 }
@@ -350,7 +367,7 @@ async function main(): Promise<void> {
       `bench/capture: ${PAYLOAD + 42}-byte frames (${generator} generator), ${seconds} s per run, kernel buffer ${bufferBytes / 1024} KiB each`,
     );
     console.log(
-      `${'tool'.padEnd(TOOL_WIDTH)}  target/s   sent/s   captured    dropped  zero-drop  cpu µs/pkt  max loop delay  pkts/batch`,
+      `${'tool'.padEnd(TOOL_WIDTH)}  target/s   sent/s   captured    dropped  zero-drop  cpu µs/pkt  max loop delay  pkts/batch   reads`,
     );
     const idle = await runEngine(net, 0, { tool: 'engine (idle)', idle: true });
     console.log(
@@ -358,31 +375,43 @@ async function main(): Promise<void> {
     );
     for (const rate of rates) {
       for (let round = 0; round < repeat; round++) {
-        for (const run of [
-          () => runTcpdump(net, rate),
-          () => runNativeReader(net, rate),
+        const rows: [string, () => Promise<RunResult>][] = [
+          ['tcpdump -w', () => runTcpdump(net, rate)],
+          ['native reader (C)', () => runNativeReader(net, rate)],
           ...(skipImmediate
             ? []
-            : [() => runEngine(net, rate, { tool: 'engine (immediate)', immediate: true })]),
-          () => runEngine(net, rate, { tool: 'engine (buffered)' }),
+            : [
+                [
+                  'engine (immediate)',
+                  () => runEngine(net, rate, { tool: 'engine (immediate)', immediate: true }),
+                ] as [string, () => Promise<RunResult>],
+              ]),
+          ['engine (buffered)', () => runEngine(net, rate, { tool: 'engine (buffered)' })],
           // the same engine read through its stream's 'data' events
-          () => runEngine(net, rate, { tool: 'engine (stream)', consumer: 'stream' }),
+          ['engine (stream)', () => runEngine(net, rate, { tool: 'engine (stream)', consumer: 'stream' })],
           // ... with a fresh buffer per batch, as for a consumer that keeps its batches
-          () => runEngine(net, rate, { tool: 'engine (no pool)', pool: '0', consumer: 'stream' }),
-          () => runEngine(net, rate, { tool: 'engine (isolated)', isolated: true }),
+          [
+            'engine (no pool)',
+            () => runEngine(net, rate, { tool: 'engine (no pool)', pool: '0', consumer: 'stream' }),
+          ],
+          ['engine (isolated)', () => runEngine(net, rate, { tool: 'engine (isolated)', isolated: true })],
           // the agent's way: a worker process, 'data' events, batches kept (they travel on)
-          () =>
-            runEngine(net, rate, {
-              tool: 'engine (isolated, no pool)',
-              isolated: true,
-              pool: '0',
-              consumer: 'stream',
-            }),
-        ]) {
+          [
+            'engine (isolated, no pool)',
+            () =>
+              runEngine(net, rate, {
+                tool: 'engine (isolated, no pool)',
+                isolated: true,
+                pool: '0',
+                consumer: 'stream',
+              }),
+          ],
+        ];
+        for (const [, run] of rows.filter(([tool]) => only === undefined || only.includes(tool))) {
           const r = await run();
           results.push(r);
           console.log(
-            `${r.tool.padEnd(TOOL_WIDTH)} ${(r.rate === 0 ? 'unpaced' : String(r.rate)).padStart(9)} ${r.sentPps.toFixed(0).padStart(8)} ${String(r.captured).padStart(10)} ${String(r.dropped).padStart(10)}  ${(zeroDrop(r) ? 'yes' : 'no').padStart(9)}  ${r.cpuUsPerPacket.toFixed(3).padStart(10)}  ${r.maxLoopDelayMs === undefined ? '' : (r.maxLoopDelayMs.toFixed(1) + ' ms').padStart(14)}${r.packetsPerBatch === undefined ? '' : r.packetsPerBatch.toFixed(0).padStart(12)}${r.delayRunLost ? `  (loop-delay run: ${r.delayRunLost} lost)` : ''}`,
+            `${r.tool.padEnd(TOOL_WIDTH)} ${(r.rate === 0 ? 'unpaced' : String(r.rate)).padStart(9)} ${r.sentPps.toFixed(0).padStart(8)} ${String(r.captured).padStart(10)} ${String(r.dropped).padStart(10)}  ${(zeroDrop(r) ? 'yes' : 'no').padStart(9)}  ${r.cpuUsPerPacket.toFixed(3).padStart(10)}  ${r.maxLoopDelayMs === undefined ? '' : (r.maxLoopDelayMs.toFixed(1) + ' ms').padStart(14)}${r.packetsPerBatch === undefined ? '' : r.packetsPerBatch.toFixed(0).padStart(12)}${r.reads === undefined ? '' : String(r.reads).padStart(8)}${r.delayRunLost ? `  (loop-delay run: ${r.delayRunLost} lost)` : ''}`,
           );
         }
       }

@@ -9,7 +9,7 @@
 //   1 READY   i32 link type, i32 snaplen, u32 nano (1/0), libpcap warning text
 //   2 ERROR   code, NUL, message (the capture could not be opened; exit status 2)
 //   3 BATCH   u32 packet count, then that many pcapng EPBs (the addon's batch layout)
-//   4 STATS   6 × u64: ps_recv, ps_drop, ps_ifdrop, delivered, batches, lost (about once a second)
+//   4 STATS   7 × u64: ps_recv, ps_drop, ps_ifdrop, delivered, batches, lost, reads (about once a second)
 //   5 END     STATS payload (graceful stop done; exit status 0)
 //   6 FAILED  STATS payload, then the read error text (the device went away; exit status 1)
 //   7 SLOT    u32 slot, u32 packet count, u32 bytes: a batch written into shared slot `slot` (see below)
@@ -34,7 +34,9 @@
 //
 // Under load (buffered mode, the kernel handing over full blocks) a batch is held for more blocks, up to
 // --max-batch-bytes or --timeout-ms, as the in-process engine does (live-capture.cc), so that the parent handles
-// a few large frames rather than one per kernel block.
+// a few large frames rather than one per kernel block. Under a steady high rate with a ring of 4 MiB or more, the
+// worker also paces its reads (pcapcf::ReadPacer): it stops polling the capture's descriptor and reads when a
+// share of the ring would have filled, instead of waking at every kernel block.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -93,6 +95,8 @@ struct Worker {
   size_t slotBytes = 0;
   int slotCount = 0;
   bool cutAtLimit = false;  // the last Collect() stopped inside a kernel block because the batch was full
+  size_t ringRead = 0;       // ring bytes (ReadPacer::RingFootprint) read since the wake-up began
+  uint64_t reads = 0;        // wake-ups that read the ring
   uint64_t delivered = 0;
   uint64_t batches = 0;
   uint64_t lost = 0;
@@ -139,7 +143,7 @@ std::vector<uint8_t> StatsPayload(Worker* w) {
   pcap_stat s{};
   if (w->handle != nullptr && pcap_stats(w->handle, &s) == 0) w->last = s;
   s = w->last;
-  const uint64_t v[6] = {s.ps_recv, s.ps_drop, s.ps_ifdrop, w->delivered, w->batches, w->lost};
+  const uint64_t v[7] = {s.ps_recv, s.ps_drop, s.ps_ifdrop, w->delivered, w->batches, w->lost, w->reads};
   std::vector<uint8_t> out(sizeof v);
   memcpy(out.data(), v, sizeof v);
   return out;
@@ -170,6 +174,7 @@ void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   }
   w->used += blockLen;
   w->packets++;
+  w->ringRead += pcapcf::ReadPacer::RingFootprint(h->caplen);
   // stop a dispatch that would read the whole ring: libpcap resumes inside the block next time
   if (w->used >= w->maxBatchBytes) pcap_breakloop(w->handle);
 }
@@ -270,6 +275,12 @@ int ParseInt(const char* name, const char* value) {
     _exit(2);
   }
   return static_cast<int>(v);
+}
+
+uint64_t NowNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 uint64_t NowMs() {
@@ -376,13 +387,16 @@ int main(int argc, char** argv) {
   bool stopping = false;
   bool holding = false;  // the batch is held for more (see the top of this file)
   uint64_t holdUntil = 0;
+  pcapcf::ReadPacer pacer(req.bufferSize, req.timeoutMs, req.immediate);
+  uint64_t paceAt = 0;  // paced: the next read is due then, and the descriptor is not polled (0: polled)
+  unsigned dropsSeen = 0;
   while (!stopping) {
-    pollfd fds[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    // poll() skips an entry with a negative descriptor
+    pollfd fds[2] = {{paceAt != 0 ? -1 : fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
     int waitMs = 1000;
-    if (holding) {
-      const uint64_t now = NowMs();
-      waitMs = holdUntil > now ? static_cast<int>(std::min<uint64_t>(holdUntil - now, 1000)) : 0;
-    }
+    const uint64_t before = NowMs();
+    if (holding) waitMs = holdUntil > before ? static_cast<int>(std::min<uint64_t>(holdUntil - before, 1000)) : 0;
+    if (paceAt != 0) waitMs = std::min(waitMs, paceAt > before ? static_cast<int>(paceAt - before) : 0);
     int rc = poll(fds, 2, waitMs);
     if (g_stopSignal) stopping = true;
     if (rc < 0 && errno != EINTR) {
@@ -397,17 +411,37 @@ int main(int argc, char** argv) {
       }
       if (n > 0 && ParseCommands(cmd, static_cast<size_t>(n))) stopping = true;
     }
-    if (rc > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL))) {
-      const bool afterCut = w.cutAtLimit;
-      const size_t read = Collect(&w);
-      const bool more =
-          !req.immediate && w.readError.empty() && pcapcf::GatherMore(read, afterCut, w.used, w.maxBatchBytes);
-      if (w.packets > 0 && more && !holding) {
-        holding = true;
-        holdUntil = NowMs() + static_cast<uint64_t>(req.timeoutMs);
-      } else if (w.packets > 0 && !more) {
-        Send(&w);
-        holding = false;
+    const bool paceDue = paceAt != 0 && NowMs() >= paceAt;
+    if (paceDue || (rc > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)))) {
+      w.ringRead = 0;
+      w.reads++;
+      do {  // everything the kernel has ready, in batches of at most maxBatchBytes
+        const bool afterCut = w.cutAtLimit;
+        const size_t read = Collect(&w);
+        const bool more =
+            !req.immediate && w.readError.empty() && pcapcf::GatherMore(read, afterCut, w.used, w.maxBatchBytes);
+        if (w.packets > 0 && more && !holding) {
+          holding = true;
+          holdUntil = NowMs() + static_cast<uint64_t>(req.timeoutMs);
+        } else if (w.packets > 0 && !more) {
+          Send(&w);
+          holding = false;
+        }
+      } while (w.cutAtLimit && w.readError.empty() && !g_stopSignal);
+      if (w.readError.empty()) {
+        bool dropped = false;
+        pcap_stat st{};
+        if (paceAt != 0 && pcap_stats(w.handle, &st) == 0) {
+          w.last = st;
+          dropped = st.ps_drop != dropsSeen;
+          dropsSeen = st.ps_drop;
+        }
+        const int ms = pacer.AfterRead(w.ringRead, NowNs(), dropped);
+        if (ms > 0 && paceAt == 0 && pcap_stats(w.handle, &st) == 0) {
+          w.last = st;
+          dropsSeen = st.ps_drop;  // drops from here on count
+        }
+        paceAt = ms > 0 ? NowMs() + static_cast<uint64_t>(ms) : 0;
       }
     }
     const uint64_t now = NowMs();

@@ -80,6 +80,7 @@ LiveCapture::LiveCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Live
 
   handle_ = result.handle;
   lingerMs_ = req.immediate ? 0 : req.timeoutMs;
+  pacer_ = ReadPacer(req.bufferSize, req.timeoutMs, req.immediate);
   warning_ = result.warning;
   nano_ = result.nano;
   linkType_ = pcap_datalink(handle_);
@@ -119,6 +120,9 @@ Napi::Value LiveCapture::Start(const Napi::CallbackInfo& info) {
   lingerTimer_ = new uv_timer_t;
   uv_timer_init(loop, lingerTimer_);
   lingerTimer_->data = this;
+  paceTimer_ = new uv_timer_t;
+  uv_timer_init(loop, paceTimer_);
+  paceTimer_->data = this;
   started_ = true;
   Ref();  // keep the wrapper alive while libuv may call back into it
   if (!paused_) {
@@ -131,12 +135,14 @@ Napi::Value LiveCapture::Start(const Napi::CallbackInfo& info) {
 Napi::Value LiveCapture::Pause(const Napi::CallbackInfo& info) {
   paused_ = true;
   StopPolling();
+  StopPacing();
   return info.Env().Undefined();
 }
 
 Napi::Value LiveCapture::Resume(const Napi::CallbackInfo& info) {
   paused_ = false;
-  if (started_ && !closed_ && !polling_ && poll_ != nullptr && readError_.empty()) {
+  // (a paced read already due goes on as it is)
+  if (started_ && !closed_ && !polling_ && !pacing_ && poll_ != nullptr && readError_.empty()) {
     uv_poll_start(poll_, UV_READABLE, &LiveCapture::OnPoll);
     polling_ = true;
   }
@@ -164,6 +170,7 @@ void LiveCapture::OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* byt
     return;
   }
   self->packetsInBatch_++;
+  self->ringRead_ += ReadPacer::RingFootprint(h->caplen);
   uint8_t* b = self->out_ + self->used_;
   self->used_ += blockLen;
   if (self->InSlot()) {
@@ -273,14 +280,63 @@ void LiveCapture::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
     self->DeliverError(self->readError_);
     return;
   }
-  const size_t before = self->used_;
-  const bool afterCut = self->cutAtLimit_;
-  int n = self->Collect();
-  if (n > 0 && !(self->readError_.empty() && self->Linger(self->used_ - before, afterCut))) self->DeliverBatch(n);
-  if (!self->readError_.empty() && !self->closed_) {
-    self->StopPolling();
-    self->DeliverError(self->readError_);
+  self->ReadReady();
+}
+
+void LiveCapture::OnPaceTimer(uv_timer_t* timer) {
+  LiveCapture* self = static_cast<LiveCapture*>(timer->data);
+  if (self == nullptr) return;
+  self->pacing_ = false;
+  if (self->closed_ || self->paused_) return;
+  Napi::HandleScope scope(self->Env());
+  self->ReadReady();
+}
+
+void LiveCapture::ReadReady() {
+  ringRead_ = 0;
+  reads_++;
+  for (;;) {
+    const size_t before = used_;
+    const bool afterCut = cutAtLimit_;
+    int n = Collect();
+    const bool more = cutAtLimit_;  // the batch filled up with more still in the ring
+    if (n > 0 && !(readError_.empty() && Linger(used_ - before, afterCut))) DeliverBatch(n);
+    if (!readError_.empty()) {
+      if (!closed_) {
+        StopPolling();
+        StopPacing();
+        DeliverError(readError_);
+      }
+      return;
+    }
+    if (!more || closed_ || closePending_ || paused_) break;
   }
+  if (!closed_ && !closePending_ && !paused_) Pace();
+}
+
+void LiveCapture::Pace() {
+  bool dropped = false;
+  pcap_stat s{};
+  const bool wasPacing = !polling_;
+  if (wasPacing && pcap_stats(handle_, &s) == 0) {
+    dropped = s.ps_drop != dropsSeen_;
+    dropsSeen_ = s.ps_drop;
+  }
+  const int ms = pacer_.AfterRead(ringRead_, uv_hrtime(), dropped);
+  if (ms > 0) {
+    if (!wasPacing && pcap_stats(handle_, &s) == 0) dropsSeen_ = s.ps_drop;  // drops from here on count
+    StopPolling();
+    uv_timer_start(paceTimer_, &LiveCapture::OnPaceTimer, static_cast<uint64_t>(ms), 0);
+    pacing_ = true;
+  } else if (!polling_ && poll_ != nullptr) {
+    uv_poll_start(poll_, UV_READABLE, &LiveCapture::OnPoll);
+    polling_ = true;
+  }
+}
+
+void LiveCapture::StopPacing() {
+  if (pacing_ && paceTimer_ != nullptr) uv_timer_stop(paceTimer_);
+  pacing_ = false;
 }
 
 bool LiveCapture::Linger(size_t read, bool afterCut) {
@@ -386,6 +442,7 @@ Napi::Value LiveCapture::Stats(const Napi::CallbackInfo& info) {
   o.Set("delivered", Napi::Number::New(env, static_cast<double>(delivered_)));
   o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_)));
   o.Set("lost", Napi::Number::New(env, static_cast<double>(lost_)));
+  o.Set("reads", Napi::Number::New(env, static_cast<double>(reads_)));
   return o;
 }
 
@@ -393,6 +450,7 @@ Napi::Value LiveCapture::Close(const Napi::CallbackInfo& info) {
   if (inCallback_) {
     closePending_ = true;  // closing inside our own callback: finish after it returns
     StopPolling();
+    StopPacing();
   } else {
     DoClose();
   }
@@ -413,6 +471,12 @@ void LiveCapture::DoClose() {
     // libuv must stop watching the descriptor before pcap_close() closes it.
     uv_close(reinterpret_cast<uv_handle_t*>(poll_), &LiveCapture::OnPollClosed);
     poll_ = nullptr;
+  }
+  if (paceTimer_ != nullptr) {
+    StopPacing();
+    paceTimer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(paceTimer_), &LiveCapture::OnTimerClosed);
+    paceTimer_ = nullptr;
   }
   if (lingerTimer_ != nullptr) {
     StopLinger();

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "pcap-open.h"
+
 namespace pcapcf {
 
 class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
@@ -34,6 +36,7 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   static void OnPacket(u_char* user, const pcap_pkthdr* header, const u_char* bytes);
   static void OnPollClosed(uv_handle_t* handle);
   static void OnLingerTimer(uv_timer_t* timer);
+  static void OnPaceTimer(uv_timer_t* timer);
   static void OnTimerClosed(uv_handle_t* handle);
 
   // Reads what the kernel has ready into the batch being built (after what it already holds), up to
@@ -44,6 +47,11 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   // `afterCut`: the read went on in a kernel block the previous one left at maxBatchBytes_.
   bool Linger(size_t read, bool afterCut);
   void StopLinger();
+  // A wake-up (the descriptor became readable, or a paced read is due): reads everything the kernel has ready,
+  // delivers the full batches, then either waits for the descriptor again or sleeps as pacer_ says.
+  void ReadReady();
+  void Pace();
+  void StopPacing();
   void DeliverBatch(int count);
   void DeliverError(const std::string& message);
   void StopPolling();
@@ -58,6 +66,13 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   bool lingering_ = false;
   bool cutAtLimit_ = false;  // the last Collect() stopped inside a kernel block because the batch was full
   int lingerMs_ = 0;
+  // Paced reads (ReadPacer): under a steady high rate with a ring of many blocks, the descriptor is not polled and
+  // paceTimer_ wakes the capture instead, after a share of the ring would have filled.
+  uv_timer_t* paceTimer_ = nullptr;  // heap, like poll_
+  bool pacing_ = false;              // paceTimer_ is armed (and the descriptor not polled)
+  ReadPacer pacer_{0, 0, true};
+  size_t ringRead_ = 0;        // ring bytes (ReadPacer::RingFootprint) read since the wake-up began
+  unsigned dropsSeen_ = 0;     // ps_drop when last looked at while pacing
   bool polling_ = false;
   bool paused_ = false;
   bool started_ = false;
@@ -102,6 +117,7 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   void ReleaseSlots();
   uint64_t delivered_ = 0;  // packets handed to JS
   uint64_t batches_ = 0;
+  uint64_t reads_ = 0;  // wake-ups that read the ring
   pcap_stat lastStats_{};
   bool haveLastStats_ = false;
   Napi::FunctionReference onBatch_;

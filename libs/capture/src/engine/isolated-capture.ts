@@ -28,7 +28,7 @@ const SLOT_HEADER_BYTES = 4096;
 /** Above this much shared memory per capture (a large pool of large batches), batches all go through the channel. */
 const MAX_SHARED_BYTES = 256 << 20;
 
-const STATS_BYTES = 48;
+const STATS_BYTES = 56;
 /** How long a failing capture waits for its consumer to take what was drained before it is destroyed. */
 const DRAIN_ON_FAILURE_MS = 5000;
 /** Kept of the worker's stderr for the error of a crash. */
@@ -76,7 +76,15 @@ export class IsolatedCapture extends Readable implements PacketSource {
   /** The worker's PID, for diagnostics. */
   readonly pid: number;
 
-  private latest: CaptureStats = { received: 0, dropped: 0, ifDropped: 0, delivered: 0, batches: 0, lost: 0 };
+  private latest: CaptureStats = {
+    received: 0,
+    dropped: 0,
+    ifDropped: 0,
+    delivered: 0,
+    batches: 0,
+    lost: 0,
+    reads: 0,
+  };
   private final = false;
   private stopping: Promise<CaptureStats> | undefined;
   private resolveStopped: ((stats: CaptureStats) => void) | undefined;
@@ -374,7 +382,15 @@ function sharedMemory(bytes: number): { fd: number; buffer: Buffer } | undefined
 
 function readStats(p: Buffer): CaptureStats {
   const n = (i: number): number => Number(p.readBigUInt64LE(i * 8));
-  return { received: n(0), dropped: n(1), ifDropped: n(2), delivered: n(3), batches: n(4), lost: n(5) };
+  return {
+    received: n(0),
+    dropped: n(1),
+    ifDropped: n(2),
+    delivered: n(3),
+    batches: n(4),
+    lost: n(5),
+    reads: n(6),
+  };
 }
 
 function splitText(payload: Buffer): [string, string] {

@@ -12,6 +12,7 @@ export interface NativeStats {
   delivered: number;
   batches: number;
   lost: number;
+  reads: number;
 }
 
 export interface NativeOpenOptions {

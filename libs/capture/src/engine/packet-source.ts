@@ -17,6 +17,11 @@ export interface CaptureStats {
   batches: number;
   /** Packets read from the kernel that the engine could not store (out of memory); normally 0. */
   lost: number;
+  /**
+   * Times the engine woke up and read the kernel's ring: about once per full kernel block (256 KiB) under load, far
+   * fewer once reads are paced (a ring of 4 MiB or more; docs/capture-engine.md).
+   */
+  reads: number;
 }
 
 /**
