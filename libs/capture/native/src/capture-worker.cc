@@ -415,7 +415,10 @@ int main(int argc, char** argv) {
     if (paceDue || (rc > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)))) {
       w.ringRead = 0;
       w.reads++;
-      do {  // everything the kernel has ready, in batches of at most maxBatchBytes
+      // A paced read takes everything the kernel has ready, in batches of at most maxBatchBytes; a read the
+      // descriptor woke takes one batch, and poll() returns at once for the rest (giving the parent a moment to
+      // hand slots back between batches).
+      do {
         const bool afterCut = w.cutAtLimit;
         const size_t read = Collect(&w);
         const bool more =
@@ -427,7 +430,7 @@ int main(int argc, char** argv) {
           Send(&w);
           holding = false;
         }
-      } while (w.cutAtLimit && w.readError.empty() && !g_stopSignal);
+      } while (paceDue && w.cutAtLimit && w.readError.empty() && !g_stopSignal);
       if (w.readError.empty()) {
         bool dropped = false;
         pcap_stat st{};

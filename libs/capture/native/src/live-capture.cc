@@ -280,6 +280,7 @@ void LiveCapture::OnPoll(uv_poll_t* handle, int status, int /*events*/) {
     self->DeliverError(self->readError_);
     return;
   }
+  self->pacedWake_ = false;
   self->ReadReady();
 }
 
@@ -289,6 +290,7 @@ void LiveCapture::OnPaceTimer(uv_timer_t* timer) {
   self->pacing_ = false;
   if (self->closed_ || self->paused_) return;
   Napi::HandleScope scope(self->Env());
+  self->pacedWake_ = true;
   self->ReadReady();
 }
 
@@ -299,7 +301,9 @@ void LiveCapture::ReadReady() {
     const size_t before = used_;
     const bool afterCut = cutAtLimit_;
     int n = Collect();
-    const bool more = cutAtLimit_;  // the batch filled up with more still in the ring
+    // The batch filled up with more still in the ring: a paced read goes on (nothing else will wake it soon); a
+    // wake-up of the descriptor's returns to the loop, which polls the descriptor again at once.
+    const bool more = cutAtLimit_ && pacedWake_;
     if (n > 0 && !(readError_.empty() && Linger(used_ - before, afterCut))) DeliverBatch(n);
     if (!readError_.empty()) {
       if (!closed_) {
@@ -317,7 +321,7 @@ void LiveCapture::ReadReady() {
 void LiveCapture::Pace() {
   bool dropped = false;
   pcap_stat s{};
-  const bool wasPacing = !polling_;
+  const bool wasPacing = pacedWake_;
   if (wasPacing && pcap_stats(handle_, &s) == 0) {
     dropped = s.ps_drop != dropsSeen_;
     dropsSeen_ = s.ps_drop;

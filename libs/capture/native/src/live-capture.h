@@ -70,6 +70,9 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   // paceTimer_ wakes the capture instead, after a share of the ring would have filled.
   uv_timer_t* paceTimer_ = nullptr;  // heap, like poll_
   bool pacing_ = false;              // paceTimer_ is armed (and the descriptor not polled)
+  // The wake-up being handled is a paced read (paceTimer_), not the descriptor's: a consumer's resume() during it
+  // may start polling again, so polling_ does not tell.
+  bool pacedWake_ = false;
   ReadPacer pacer_{0, 0, true};
   size_t ringRead_ = 0;        // ring bytes (ReadPacer::RingFootprint) read since the wake-up began
   unsigned dropsSeen_ = 0;     // ps_drop when last looked at while pacing
