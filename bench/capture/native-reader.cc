@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   fflush(stdout);
 
   pollfd pfd{pcap_get_selectable_fd(r.handle), POLLIN, 0};
-  pcapcf::ReadPacer pacer(req.bufferSize, req.timeoutMs, req.immediate);
+  pcapcf::ReadPacer pacer(req.bufferSize, req.timeoutMs, req.immediate, kBatchBytes);
   int paceMs = 0;
   unsigned dropsSeen = 0;
   while (!g_stop) {

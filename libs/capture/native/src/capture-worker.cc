@@ -387,7 +387,7 @@ int main(int argc, char** argv) {
   bool stopping = false;
   bool holding = false;  // the batch is held for more (see the top of this file)
   uint64_t holdUntil = 0;
-  pcapcf::ReadPacer pacer(req.bufferSize, req.timeoutMs, req.immediate);
+  pcapcf::ReadPacer pacer(req.bufferSize, req.timeoutMs, req.immediate, w.maxBatchBytes);
   uint64_t paceAt = 0;  // paced: the next read is due then, and the descriptor is not polled (0: polled)
   unsigned dropsSeen = 0;
   while (!stopping) {

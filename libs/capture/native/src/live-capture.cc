@@ -80,7 +80,7 @@ LiveCapture::LiveCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Live
 
   handle_ = result.handle;
   lingerMs_ = req.immediate ? 0 : req.timeoutMs;
-  pacer_ = ReadPacer(req.bufferSize, req.timeoutMs, req.immediate);
+  pacer_ = ReadPacer(req.bufferSize, req.timeoutMs, req.immediate, maxBatchBytes_);
   warning_ = result.warning;
   nano_ = result.nano;
   linkType_ = pcap_datalink(handle_);

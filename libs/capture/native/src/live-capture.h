@@ -73,7 +73,7 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   // The wake-up being handled is a paced read (paceTimer_), not the descriptor's: a consumer's resume() during it
   // may start polling again, so polling_ does not tell.
   bool pacedWake_ = false;
-  ReadPacer pacer_{0, 0, true};
+  ReadPacer pacer_{0, 0, true, 0};
   size_t ringRead_ = 0;        // ring bytes (ReadPacer::RingFootprint) read since the wake-up began
   unsigned dropsSeen_ = 0;     // ps_drop when last looked at while pacing
   bool polling_ = false;
