@@ -36,8 +36,8 @@ class ReadPacer {
  public:
   // libpcap's TPACKET_V3 blocks: one per 256 KiB "frame" of the buffer (pcap-linux.c, create_ring).
   static constexpr size_t kBlockBytes = 256 * 1024;
-  // The share of the ring a paced read lets fill: the other 7/8 take a burst of 8x the measured rate, or a reader
-  // 7 intervals late, before the kernel drops.
+  // The most of the ring a paced read lets fill (an eighth, or less: see batchBytes): the other 7/8 or more take a
+  // burst of 8x the measured rate, or a reader 7 intervals late, before the kernel drops.
   static constexpr unsigned kShareShift = 3;
   // Pacing is worth it only when a paced read spans at least this many blocks (else a wake-up per block is as good).
   static constexpr size_t kMinBlocksPerRead = 2;
@@ -55,7 +55,7 @@ class ReadPacer {
   // (82 bytes before an Ethernet header), aligned to 8; a little more for other link types is on the safe side.
   static size_t RingFootprint(uint32_t caplen) { return (static_cast<size_t>(caplen) + 96u + 7u) & ~size_t{7}; }
 
-  // A read that emptied the ring took `ringBytes` of it at `nowNs` (a monotonic clock); `dropped`: the kernel
+  // A read took `ringBytes` of the ring at `nowNs` (a monotonic clock); `dropped`: the kernel
   // dropped packets since the last report. Returns how many ms to sleep before the next read, or 0: wait for the
   // kernel to hand over a block.
   int AfterRead(size_t ringBytes, uint64_t nowNs, bool dropped) {
