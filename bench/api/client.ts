@@ -12,7 +12,8 @@
  * now). `client: 'http'`: a plain Node HTTP request piped into the file while a block counter counts EPBs; `ready`
  * once the answer's headers are in; `stop` hangs up.
  *
- * Usage: client.js '<json {url, token, body, out, client?}>'
+ * Usage: PCAP_BENCH_TOKEN=<token> client.js '<json {url, body, out, client?}>' (the token not in argv, where any
+ * user of the host could read it)
  */
 import { EventEmitter } from 'node:events';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
@@ -28,7 +29,6 @@ import { PcapngBlockCounter } from '../agent/block-counter';
 
 interface ClientArgs {
   readonly url: string;
-  readonly token: string;
   readonly body: Record<string, unknown>;
   readonly out: string;
   readonly client?: 'cli' | 'http';
@@ -55,6 +55,8 @@ export interface ClientResult {
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as ClientArgs;
+const token = process.env['PCAP_BENCH_TOKEN'] ?? '';
+delete process.env['PCAP_BENCH_TOKEN'];
 
 /** What a capture holds, read back with `@pcap/capture`'s readPcapng (EPBs counted only where `countPackets`). */
 async function readBack(
@@ -96,7 +98,7 @@ async function viaHttp(): Promise<void> {
   const req = request(`${args.url}/captures`, {
     method: 'POST',
     headers: {
-      authorization: `bearer ${args.token}`,
+      authorization: `bearer ${token}`,
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(payload)),
       'x-vcap-request-id': `bench-api-${process.pid}`,
@@ -162,7 +164,7 @@ async function viaCli(): Promise<void> {
     {
       apiUrl: args.url,
       path: '/captures',
-      authorization: `bearer ${args.token}`,
+      authorization: `bearer ${token}`,
       insecure: false,
       body: args.body,
     },

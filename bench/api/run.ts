@@ -174,13 +174,21 @@ async function startClient(apiPort: number, body: Record<string, unknown>, out: 
         join(jsDir, 'bench', 'api', 'client.js'),
         JSON.stringify({
           url: `http://127.0.0.1:${apiPort}`,
-          token: world.uaa.mintUserToken(USERS.developer),
           body,
           out,
           client: clientKind,
         }),
       ],
-      { cwd: root, env: { ...process.env, TS_NODE_BASEURL: jsDir }, stdio: ['pipe', 'pipe', 'inherit'] },
+      {
+        cwd: root,
+        // The token goes in the environment, not argv: a process's environment is readable by its owner only.
+        env: {
+          ...process.env,
+          TS_NODE_BASEURL: jsDir,
+          PCAP_BENCH_TOKEN: world.uaa.mintUserToken(USERS.developer),
+        },
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
     ),
   );
   let stdout = '';
