@@ -58,11 +58,19 @@ const args = JSON.parse(process.argv[2] ?? '{}') as ClientArgs;
 const token = process.env['PCAP_BENCH_TOKEN'] ?? '';
 delete process.env['PCAP_BENCH_TOKEN'];
 
+interface ReadBack {
+  epbs: number;
+  interfaces: number;
+  isbs: Isb[];
+  messages: string[];
+  error?: string;
+}
+
 /** What a capture holds, read back with `@pcap/capture`'s readPcapng (EPBs counted only where `countPackets`). */
 async function readBack(
   source: AsyncIterable<Buffer> | Iterable<Buffer>,
   countPackets: boolean,
-): Promise<{ epbs: number; interfaces: number; isbs: Isb[]; messages: string[]; error?: string }> {
+): Promise<ReadBack> {
   let epbs = 0;
   let interfaces = 0;
   const isbs = new Map<number, Isb>();
@@ -87,6 +95,29 @@ async function readBack(
     return { epbs, interfaces, isbs: [...isbs.values()], messages, error: (err as Error).message };
   }
   return { epbs, interfaces, isbs: [...isbs.values()], messages };
+}
+
+/** Prints the one JSON line of the result (EPBs and bytes as counted by the caller) and ends the process. */
+function report(
+  status: number,
+  epbs: number,
+  bytes: number,
+  read: ReadBack,
+  error: string | undefined,
+  cpu: NodeJS.CpuUsage,
+): never {
+  const out: ClientResult = {
+    status,
+    epbs,
+    bytes,
+    interfaces: read.interfaces,
+    isbs: read.isbs,
+    messages: read.messages,
+    ...(error !== undefined ? { error } : {}),
+    clientCpuUs: cpu.user + cpu.system,
+  };
+  process.stdout.write(JSON.stringify(out) + '\n');
+  process.exit(0);
 }
 
 async function viaHttp(): Promise<void> {
@@ -138,19 +169,7 @@ async function viaHttp(): Promise<void> {
   lines.close();
   const kept = await readBack(counter.kept, false);
   if (kept.error !== undefined) error ??= `unreadable stream: ${kept.error}`;
-  const cpu = process.cpuUsage(cpuStart);
-  const out: ClientResult = {
-    status,
-    epbs: counter.epbs,
-    bytes: counter.bytes,
-    interfaces: kept.interfaces,
-    isbs: kept.isbs,
-    messages: kept.messages,
-    ...(error !== undefined ? { error } : {}),
-    clientCpuUs: cpu.user + cpu.system,
-  };
-  process.stdout.write(JSON.stringify(out) + '\n');
-  process.exit(0);
+  report(status, counter.epbs, counter.bytes, kept, error, process.cpuUsage(cpuStart));
 }
 
 /** The capture through the CLI's runCapture; the file is read back afterwards (not counted as its CPU). */
@@ -227,18 +246,7 @@ async function viaCli(): Promise<void> {
         : file.error === undefined
           ? undefined
           : `unreadable file: ${file.error}`;
-  const out: ClientResult = {
-    status: 200,
-    epbs: file.epbs,
-    bytes: sizeOf(args.out),
-    interfaces: file.interfaces,
-    isbs: file.isbs,
-    messages: file.messages,
-    ...(error !== undefined ? { error } : {}),
-    clientCpuUs: cpu.user + cpu.system,
-  };
-  process.stdout.write(JSON.stringify(out) + '\n');
-  process.exit(0);
+  report(200, file.epbs, sizeOf(args.out), file, error, cpu);
 }
 
 (args.client === 'http' ? viaHttp() : viaCli()).catch((err: unknown) => {
